@@ -118,7 +118,7 @@ class LabSpec:
 
     @property
     def bridge_name(self):
-        return "br-berth-" + self.name  # at most 15 characters, the kernel's limit
+        return "blab-" + self.name  # at most 15 characters, the kernel's limit
 
     @property
     def gateway(self):
@@ -249,12 +249,21 @@ class LabFleet:
     def validate_subnet_is_free(self):
         with open("/proc/net/route") as handle:
             routes = parse_proc_net_route(handle.read())
-        clashes = colliding_routes(self.spec.network, routes, self.spec.bridge_name)
+        clashes = colliding_routes(self.spec.network, routes, self.current_bridge_name())
         if clashes:
             raise LabError(
                 "lab_subnet %s collides with existing route(s) %s: choose another lab_subnet"
                 % (self.spec.network, ", ".join("%s via %s" % (net, iface) for iface, net in clashes))
             )
+
+    def current_bridge_name(self):
+        """The bridge of this lab's network if it exists (its route is the lab's own), else the planned one."""
+        try:
+            network = self.engine.network_inspect(self.spec.network_name)
+        except NotFound:
+            return self.spec.bridge_name
+        options = network.get("Options") or {}
+        return options.get("com.docker.network.bridge.name") or "br-" + network["Id"][:12]
 
     def ensure_image(self):
         spec = self.spec
