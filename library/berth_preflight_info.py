@@ -64,7 +64,7 @@ distribution:
   returned: always
   type: dict
   sample: {"id": "centos", "version": "7", "major_version": "7", "family": "RedHat",
-           "pretty_name": "CentOS Linux 7 (Core)"}
+           "pretty_name": "CentOS Linux 7 (Core)", "codename": ""}
 os_family:
   description: C(RedHat), C(Debian), or null when unknown.
   returned: always

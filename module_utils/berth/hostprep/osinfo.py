@@ -42,7 +42,7 @@ def os_family(os_release):
 
 
 def distribution_summary(os_release):
-    """The stable distribution keys berth reports: id, version, major version, family."""
+    """The stable distribution keys berth reports: id, version, major version, family, codename."""
     version = os_release.get("VERSION_ID", "")
     return {
         "id": os_release.get("ID", ""),
@@ -50,6 +50,7 @@ def distribution_summary(os_release):
         "major_version": version.split(".")[0] if version else "",
         "family": os_family(os_release),
         "pretty_name": os_release.get("PRETTY_NAME", ""),
+        "codename": os_release.get("VERSION_CODENAME", ""),
     }
 
 

@@ -94,7 +94,10 @@ class SysctlManager:
                 "runtime_values": {},
             }
         file_after = render_sysctl_file(settings)
-        modules_to_load = [m for m in modules if not self.module_loaded(m)]
+        # a module is loaded only when a key it provides is missing: built-in code (or a
+        # container, which cannot load modules) already shows the keys without /sys/module/NAME
+        missing = [k for k in settings if not os.path.exists(proc_path(k, self.proc_root))]
+        modules_to_load = [m for m in modules if not self.module_loaded(m)] if missing else []
         modules_file_before = read_file(modules_load_path) if modules_load_path else None
         modules_file_after = render_modules_load_file(modules) if modules_load_path and modules else None
 

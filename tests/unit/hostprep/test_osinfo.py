@@ -8,13 +8,13 @@ from .helpers import fixture
     "name, expected",
     [
         ("os-release-centos7", {"id": "centos", "version": "7", "major_version": "7", "family": "RedHat",
-                                "pretty_name": "CentOS Linux 7 (Core)"}),
+                                "pretty_name": "CentOS Linux 7 (Core)", "codename": ""}),
         ("os-release-rocky9", {"id": "rocky", "version": "9.3", "major_version": "9", "family": "RedHat",
-                               "pretty_name": "Rocky Linux 9.3 (Blue Onyx)"}),
+                               "pretty_name": "Rocky Linux 9.3 (Blue Onyx)", "codename": ""}),
         ("os-release-debian12", {"id": "debian", "version": "12", "major_version": "12", "family": "Debian",
-                                 "pretty_name": "Debian GNU/Linux 12 (bookworm)"}),
+                                 "pretty_name": "Debian GNU/Linux 12 (bookworm)", "codename": "bookworm"}),
         ("os-release-ubuntu2204", {"id": "ubuntu", "version": "22.04", "major_version": "22",
-                                   "family": "Debian", "pretty_name": "Ubuntu 22.04.4 LTS"}),
+                                   "family": "Debian", "pretty_name": "Ubuntu 22.04.4 LTS", "codename": "jammy"}),
     ],
 )
 def test_distribution_summary_from_real_os_release(name, expected):

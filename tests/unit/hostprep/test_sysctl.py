@@ -102,3 +102,18 @@ def test_absent_removes_only_the_file(fake_proc):
     manager.apply(plan, str(path))
     assert not path.exists()
     assert (fake_proc / "proc/net/ipv4/ip_forward").read_text() == "0\n"
+
+
+def test_module_not_loaded_when_its_keys_exist(fake_proc):
+    # built-in br_netfilter (or a container) shows the keys without /sys/module/br_netfilter
+    (fake_proc / "proc/net/bridge").mkdir()
+    (fake_proc / "proc/net/bridge/bridge-nf-call-iptables").write_text("0\n")
+    calls = []
+    manager = sysctl.SysctlManager(_runner(calls), str(fake_proc / "proc"), str(fake_proc / "module"))
+    plan = manager.plan({"net.bridge.bridge-nf-call-iptables": "1"}, str(fake_proc / "etc/x.conf"),
+                        ["br_netfilter"], str(fake_proc / "etc/modules.conf"))
+    assert plan["modules_to_load"] == []
+    assert plan["modules_file_changed"] is True
+    manager.apply(plan, str(fake_proc / "etc/x.conf"), str(fake_proc / "etc/modules.conf"))
+    assert calls == []
+    assert (fake_proc / "proc/net/bridge/bridge-nf-call-iptables").read_text() == "1\n"
