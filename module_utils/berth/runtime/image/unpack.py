@@ -1,0 +1,571 @@
+"""Safe layer unpacking into a directory an overlay mount can stack.
+
+A layer is a tar stream (gzip, zstd or plain).  It is unpacked into its own,
+freshly made, empty directory, which only this code writes while unpacking.
+That lets every path be resolved in memory: the symlinks the layer itself has
+created are known, so a parent path is resolved exactly as the kernel would
+inside a container whose root is the layer directory (``..`` stops at the
+root, an absolute symlink starts again at the root), and nothing is ever
+opened through a symlink.  The last component of an entry is never followed:
+whatever is there is replaced.
+
+So ``../x`` is refused, ``/abs/x`` lands at ``<root>/abs/x``, a symlink that
+points out of the root and is then written through writes inside the root, a
+hardlink can only name a file already inside the root, and legitimate absolute
+symlinks (``/etc/localtime -> /usr/share/zoneinfo/UTC``) are kept verbatim.
+
+Whiteouts become what overlayfs expects of a lower directory: ``.wh.NAME`` a
+0:0 character device ``NAME``, ``.wh..wh..opq`` the ``trusted.overlay.opaque``
+xattr on its directory.
+
+Python's ``tarfile`` is used only to decode single 512-byte headers; the
+stream, pax records and every filesystem write are handled here.
+"""
+import errno
+import os
+import shutil
+import stat
+import tarfile
+import zlib
+from collections import deque
+
+from .errors import UnpackError
+
+BLOCK = 512
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_META_PREFIX = ".wh..wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+MAX_SYMLINK_HOPS = 40
+
+_REGULAR_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_BZIP2_MAGIC = b"BZh"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+
+
+def detect_compression(head):
+    """Name the compression of a stream from its first bytes."""
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(_BZIP2_MAGIC):
+        return "bzip2"
+    if head.startswith(_XZ_MAGIC):
+        return "xz"
+    return "none"
+
+
+def _zstd_decompressor():
+    try:
+        from compression import zstd  # Python >= 3.14
+    except ImportError:
+        raise UnpackError(
+            "layer is zstd-compressed, and this Python (< 3.14) has no zstd decoder in its "
+            "standard library; re-push the image with gzip layers")
+    return zstd.ZstdDecompressor()
+
+
+def decompressed(chunks):
+    """Yield the decompressed bytes of an iterable of compressed chunks.
+
+    The compression is detected from the first bytes.  gzip members that
+    follow one another (``cat a.gz b.gz``) are decoded as one stream.
+    """
+    iterator = iter(chunks)
+    head = b""
+    while len(head) < 6:
+        chunk = next(iterator, None)
+        if chunk is None:
+            break
+        head += bytes(chunk)
+    kind = detect_compression(head)
+    if kind == "none":
+        if head:
+            yield head
+        for chunk in iterator:
+            yield chunk
+        return
+    if kind == "gzip":
+        yield from _gunzip(head, iterator)
+        return
+    if kind == "zstd":
+        decoder = _zstd_decompressor()
+    elif kind == "bzip2":
+        import bz2
+        decoder = bz2.BZ2Decompressor()
+    else:
+        import lzma
+        decoder = lzma.LZMADecompressor()
+    for chunk in _chain([head], iterator):
+        out = decoder.decompress(chunk)
+        if out:
+            yield out
+
+
+def _chain(first, rest):
+    for item in first:
+        yield item
+    for item in rest:
+        yield item
+
+
+def _gunzip(head, iterator):
+    decoder = zlib.decompressobj(31)
+    for chunk in _chain([head], iterator):
+        while chunk:
+            out = decoder.decompress(chunk)
+            if out:
+                yield out
+            if decoder.eof:
+                chunk = decoder.unused_data
+                if chunk:
+                    decoder = zlib.decompressobj(31)
+            else:
+                chunk = b""
+    if not decoder.eof:
+        tail = decoder.flush()
+        if tail:
+            yield tail
+        raise UnpackError("gzip stream is truncated")
+
+
+class ChunkReader(object):
+    """Reads exact byte counts out of an iterator of chunks (no big copies)."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._view = memoryview(b"")
+        self.consumed = 0
+
+    def _next(self):
+        for chunk in self._chunks:
+            if len(chunk):
+                self._view = memoryview(chunk)
+                return True
+        return False
+
+    def read(self, size):
+        """Return exactly ``size`` bytes, or fewer only at the end of the stream."""
+        view = self._view
+        if len(view) >= size:
+            self._view = view[size:]
+            self.consumed += size
+            return view[:size].tobytes()
+        parts = [view.tobytes()]
+        have = len(view)
+        self._view = memoryview(b"")
+        while have < size and self._next():
+            take = min(size - have, len(self._view))
+            parts.append(self._view[:take].tobytes())
+            self._view = self._view[take:]
+            have += take
+        self.consumed += have
+        return b"".join(parts)
+
+    def copy_to(self, fd, size):
+        """Write the next ``size`` bytes to ``fd``; return the count written."""
+        left = size
+        while left:
+            if not len(self._view) and not self._next():
+                break
+            view = self._view
+            take = min(left, len(view))
+            part = view[:take]
+            while len(part):
+                written = os.write(fd, part)
+                part = part[written:]
+            self._view = view[take:]
+            left -= take
+        done = size - left
+        self.consumed += done
+        return done
+
+    def skip(self, size):
+        left = size
+        while left:
+            if not len(self._view) and not self._next():
+                break
+            take = min(left, len(self._view))
+            self._view = self._view[take:]
+            left -= take
+        self.consumed += size - left
+        return size - left
+
+    def drain(self):
+        """Consume the rest of the stream (so a digest over it is complete)."""
+        self.consumed += len(self._view)
+        self._view = memoryview(b"")
+        for chunk in self._chunks:
+            self.consumed += len(chunk)
+
+
+class Entry(object):
+    """One tar member with its pax overrides applied."""
+
+    __slots__ = ("name", "type", "size", "mode", "uid", "gid", "mtime", "linkname",
+                 "devmajor", "devminor", "xattrs")
+
+
+def _parse_pax(data):
+    records = {}
+    pos = 0
+    length_total = len(data)
+    while pos < length_total:
+        space = data.find(b" ", pos)
+        if space < 0:
+            break
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            raise UnpackError("malformed pax header record")
+        if length <= 0:
+            break
+        record = data[space + 1:pos + length - 1]
+        key, sep, value = record.partition(b"=")
+        if not sep:
+            raise UnpackError("malformed pax header record")
+        records[key.decode("utf-8", "surrogateescape")] = value
+        pos += length
+    return records
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value
+
+
+def iter_entries(reader):
+    """Yield ``(Entry, reader)`` for each member; the caller consumes the data."""
+    pax = {}
+    long_name = None
+    long_link = None
+    while True:
+        block = reader.read(BLOCK)
+        if len(block) < BLOCK:
+            if not block.strip(b"\0"):
+                return
+            raise UnpackError("tar stream is truncated")
+        if block.count(b"\0") == BLOCK:
+            return
+        try:
+            info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as err:
+            raise UnpackError("bad tar header at offset %d: %s" % (reader.consumed - BLOCK, err))
+        size = info.size
+        if "size" in pax:
+            size = int(pax["size"])
+        padded = (size + BLOCK - 1) // BLOCK * BLOCK
+        kind = info.type
+        if kind in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+            data = reader.read(padded)[:info.size]
+            if kind != tarfile.XGLTYPE:
+                pax.update(_parse_pax(data))
+            continue
+        if kind == tarfile.GNUTYPE_LONGNAME:
+            long_name = reader.read(padded)[:info.size].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            continue
+        if kind == tarfile.GNUTYPE_LONGLINK:
+            long_link = reader.read(padded)[:info.size].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            continue
+        if kind == tarfile.GNUTYPE_SPARSE:
+            raise UnpackError("GNU sparse files are not supported in layers (%r)" % info.name)
+        entry = Entry()
+        entry.name = _text(pax["path"]) if "path" in pax else (long_name or info.name)
+        entry.linkname = _text(pax["linkpath"]) if "linkpath" in pax else (long_link or info.linkname)
+        entry.type = kind
+        entry.size = size
+        entry.mode = info.mode
+        entry.uid = int(pax["uid"]) if "uid" in pax else info.uid
+        entry.gid = int(pax["gid"]) if "gid" in pax else info.gid
+        entry.mtime = float(pax["mtime"]) if "mtime" in pax else info.mtime
+        entry.devmajor = info.devmajor
+        entry.devminor = info.devminor
+        xattrs = {}
+        for key, value in pax.items():
+            if key.startswith("SCHILY.xattr."):
+                xattrs[key[len("SCHILY.xattr."):]] = value
+        entry.xattrs = xattrs
+        pax = {}
+        long_name = long_link = None
+        yield entry, padded
+        # The caller consumed ``entry.size`` bytes for regular files only.
+
+
+def clean_name(name):
+    """Normalise a member name to a relative path; refuse ones that climb out."""
+    stripped = name.lstrip("/")
+    if not stripped:
+        return "."
+    parts = []
+    for part in stripped.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise UnpackError("tar entry %r escapes the layer root" % name)
+            parts.pop()
+            continue
+        parts.append(part)
+    return "/".join(parts) if parts else "."
+
+
+class LayerWriter(object):
+    """Applies tar entries to an empty directory, confined to it."""
+
+    def __init__(self, root, privileged=None):
+        self.root = os.path.abspath(root)
+        self.privileged = os.geteuid() == 0 if privileged is None else privileged
+        self.symlinks = {}
+        self.dirs = {}
+        self.entries = 0
+        self.content_size = 0
+
+    # -- path resolution -------------------------------------------------
+    def resolve(self, relpath):
+        """Resolve every component of ``relpath`` (symlinks followed, clamped at the root)."""
+        if relpath in ("", "."):
+            return ""
+        if not self.symlinks:
+            return relpath
+        resolved = []
+        pending = deque(relpath.split("/"))
+        hops = 0
+        while pending:
+            part = pending.popleft()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            candidate = "/".join(resolved + [part]) if resolved else part
+            target = self.symlinks.get(candidate)
+            if target is None:
+                resolved.append(part)
+                continue
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                raise UnpackError("too many levels of symbolic links resolving %r" % relpath)
+            if target.startswith("/"):
+                resolved = []
+            pending.extendleft(reversed(target.split("/")))
+        return "/".join(resolved)
+
+    def _abs(self, relpath):
+        return os.path.join(self.root, relpath) if relpath else self.root
+
+    def _ensure_dir(self, relpath):
+        """Create ``relpath`` (already resolved) and its parents as directories."""
+        if not relpath:
+            return
+        path = self._abs(relpath)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            parent = relpath.rpartition("/")[0]
+            self._ensure_dir(parent)
+            os.mkdir(path, 0o755)
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            raise UnpackError("cannot create %r: a parent is not a directory" % relpath)
+
+    def _forget(self, relpath):
+        """Drop symlink bookkeeping for ``relpath`` and everything below it."""
+        if relpath in self.symlinks:
+            del self.symlinks[relpath]
+        prefix = relpath + "/"
+        for key in [k for k in self.symlinks if k.startswith(prefix)]:
+            del self.symlinks[key]
+        for key in [k for k in self.dirs if k == relpath or k.startswith(prefix)]:
+            del self.dirs[key]
+
+    def _clear(self, relpath, keep_dir):
+        """Remove what is at ``relpath`` unless it is a directory and ``keep_dir``."""
+        path = self._abs(relpath)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISDIR(st.st_mode):
+            if keep_dir:
+                return True
+            self._forget(relpath)
+            shutil.rmtree(path)
+            return False
+        self._forget(relpath)
+        os.unlink(path)
+        return False
+
+    # -- entries ---------------------------------------------------------
+    def apply(self, entry, reader, padded):
+        """Apply one entry; consumes its data (``padded`` bytes) from ``reader``."""
+        name = clean_name(entry.name)
+        self.entries += 1
+        if name == ".":
+            if entry.type == tarfile.DIRTYPE:
+                self._set_owner(self.root, entry)
+                self.dirs[""] = entry
+            reader.skip(padded)
+            return
+        parent, _, base = name.rpartition("/")
+        if base.startswith(WHITEOUT_PREFIX):
+            reader.skip(padded)
+            self._whiteout(parent, base, entry.name)
+            return
+        parent = self.resolve(parent)
+        self._ensure_dir(parent)
+        relpath = parent + "/" + base if parent else base
+        path = self._abs(relpath)
+        kind = entry.type
+        if kind == tarfile.DIRTYPE:
+            reader.skip(padded)
+            existed = self._clear(relpath, keep_dir=True)
+            if not existed:
+                os.mkdir(path, 0o700)
+            self._set_owner(path, entry)
+            self._set_xattrs(path, entry.xattrs, follow=True)
+            self.dirs[relpath] = entry
+            return
+        if kind in _REGULAR_TYPES:
+            self._clear(relpath, keep_dir=False)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                if reader.copy_to(fd, entry.size) != entry.size:
+                    raise UnpackError("tar stream is truncated inside %r" % entry.name)
+                self.content_size += entry.size
+                reader.skip(padded - entry.size)
+                if self.privileged:
+                    os.fchown(fd, entry.uid, entry.gid)
+                os.fchmod(fd, entry.mode & 0o7777)
+                self._set_xattrs(fd, entry.xattrs, follow=True)
+                os.utime(fd, ns=(int(entry.mtime * 1e9),) * 2)
+            finally:
+                os.close(fd)
+            return
+        reader.skip(padded)
+        if kind == tarfile.SYMTYPE:
+            self._clear(relpath, keep_dir=False)
+            os.symlink(entry.linkname, path)
+            self.symlinks[relpath] = entry.linkname
+            self._finish_link(path, entry)
+        elif kind == tarfile.LNKTYPE:
+            self._hardlink(relpath, path, entry)
+        elif kind in (tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE):
+            self._clear(relpath, keep_dir=False)
+            if kind == tarfile.FIFOTYPE:
+                os.mkfifo(path, 0o600)
+            else:
+                if not self.privileged:
+                    raise UnpackError("device node %r in layer needs root to create" % entry.name)
+                fmt = stat.S_IFCHR if kind == tarfile.CHRTYPE else stat.S_IFBLK
+                os.mknod(path, fmt | 0o600, os.makedev(entry.devmajor, entry.devminor))
+            if self.privileged:
+                os.lchown(path, entry.uid, entry.gid)
+            os.chmod(path, entry.mode & 0o7777)
+            self._set_xattrs(path, entry.xattrs, follow=False)
+            os.utime(path, ns=(int(entry.mtime * 1e9),) * 2, follow_symlinks=False)
+        else:
+            raise UnpackError("unsupported tar entry type %r for %r" % (kind, entry.name))
+
+    def _hardlink(self, relpath, path, entry):
+        target = clean_name(entry.linkname)
+        if target == ".":
+            raise UnpackError("hardlink %r points at the layer root" % entry.name)
+        tparent, _, tbase = target.rpartition("/")
+        tparent = self.resolve(tparent)
+        trel = tparent + "/" + tbase if tparent else tbase
+        tpath = self._abs(trel)
+        try:
+            st = os.lstat(tpath)
+        except FileNotFoundError:
+            raise UnpackError("hardlink %r points at %r, which is not in the layer"
+                              % (entry.name, entry.linkname))
+        if stat.S_ISDIR(st.st_mode):
+            raise UnpackError("hardlink %r points at a directory" % entry.name)
+        if trel == relpath:
+            return
+        self._clear(relpath, keep_dir=False)
+        os.link(tpath, path, follow_symlinks=False)
+        if trel in self.symlinks:
+            self.symlinks[relpath] = self.symlinks[trel]
+
+    def _whiteout(self, parent, base, original):
+        parent = self.resolve(parent)
+        if base == WHITEOUT_OPAQUE:
+            self._ensure_dir(parent)
+            self._setxattr(self._abs(parent), OPAQUE_XATTR, b"y", follow=True)
+            return
+        if base.startswith(WHITEOUT_META_PREFIX):
+            return  # AUFS bookkeeping (.wh..wh.plnk and the like): meaningless here
+        hidden = base[len(WHITEOUT_PREFIX):]
+        if hidden in ("", ".", "..") or "/" in hidden:
+            raise UnpackError("invalid whiteout name %r: invalid layer archive" % original)
+        self._ensure_dir(parent)
+        relpath = parent + "/" + hidden if parent else hidden
+        path = self._abs(relpath)
+        if os.path.lexists(path):
+            return  # this layer itself provides NAME; it already hides the lower one
+        if not self.privileged:
+            raise UnpackError("whiteout %r needs root to create (a 0:0 character device)" % original)
+        os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+
+    # -- metadata ----------------------------------------------------------
+    def _set_owner(self, path, entry):
+        if self.privileged:
+            os.lchown(path, entry.uid, entry.gid)
+
+    def _finish_link(self, path, entry):
+        if self.privileged:
+            os.lchown(path, entry.uid, entry.gid)
+        self._set_xattrs(path, entry.xattrs, follow=False)
+        try:
+            os.utime(path, ns=(int(entry.mtime * 1e9),) * 2, follow_symlinks=False)
+        except OSError:
+            pass
+
+    def _set_xattrs(self, target, xattrs, follow):
+        for key, value in xattrs.items():
+            self._setxattr(target, key, value, follow)
+
+    def _setxattr(self, target, key, value, follow):
+        if isinstance(value, str):
+            value = value.encode("utf-8", "surrogateescape")
+        try:
+            if isinstance(target, int):
+                os.setxattr(target, key, value)
+            else:
+                os.setxattr(target, key, value, follow_symlinks=follow)
+        except OSError as err:
+            if err.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP) and not self.privileged:
+                return
+            if key == OPAQUE_XATTR:
+                raise UnpackError("cannot mark %r opaque for overlayfs: %s" % (target, err))
+            raise
+
+    def finish(self):
+        """Apply directory modes and times last (children changed the mtimes)."""
+        for relpath in sorted(self.dirs, key=len, reverse=True):
+            entry = self.dirs[relpath]
+            path = self._abs(relpath)
+            os.chmod(path, entry.mode & 0o7777)
+            os.utime(path, ns=(int(entry.mtime * 1e9),) * 2)
+
+
+def unpack(chunks, root, privileged=None):
+    """Unpack the uncompressed tar stream ``chunks`` into the empty directory ``root``.
+
+    The whole stream is consumed, including the padding after the end-of-archive
+    marker, so a digest computed over ``chunks`` covers every byte.  Returns the
+    ``LayerWriter`` (``entries``, ``content_size``).
+    """
+    reader = ChunkReader(chunks)
+    writer = LayerWriter(root, privileged)
+    for entry, padded in iter_entries(reader):
+        writer.apply(entry, reader, padded)
+    reader.drain()
+    writer.finish()
+    return writer

@@ -1,0 +1,200 @@
+"""Pull, push, images, inspect, tag, rmi, import against a real docker-registry (plain HTTP on loopback)."""
+import hashlib
+import io
+import json
+import os
+import stat
+import subprocess
+import tarfile
+
+import pytest
+from berth.runtime.image.store import Store
+from imagehelp import layer_tar, make_image
+from regfix import berth
+
+BASE = layer_tar({"etc/os-release": b"ID=berth\n", "etc/passwd": b"root:x:0:0\n", "bin/sh": b"#!sh\n"},
+                 symlinks={"etc/localtime": "/usr/share/zoneinfo/UTC"})
+APP = layer_tar({"app/run": b"run\n"}, whiteouts=["etc/passwd"])
+TOOLS = layer_tar({"etc/tools": b"t\n"}, opaque=["etc"])
+
+
+@pytest.fixture(scope="module")
+def seeded(plain_registry, tmp_path_factory):
+    """Two multi-layer images sharing a base, pushed with ``berth push``."""
+    seed = str(tmp_path_factory.mktemp("seed"))
+    store = Store(seed)
+    host = plain_registry.host
+    app = make_image(store, [BASE, APP], ["%s/app:1" % host], cmd=["/app/run"])
+    tools = make_image(store, [BASE, TOOLS], ["%s/tools:1" % host])
+    first = berth(["push", "%s/app:1" % host], seed).stdout
+    second = berth(["push", "%s/tools:1" % host], seed).stdout
+    return {"host": host, "app": app, "tools": tools, "push_app": first, "push_tools": second, "seed": seed}
+
+
+def test_push_output_and_shared_blob_skipped(seeded):
+    lines = seeded["push_app"].splitlines()
+    assert lines[0] == "The push refers to repository [%s/app]" % seeded["host"]
+    assert lines[-1].startswith("1: digest: sha256:")
+    tools = seeded["push_tools"].splitlines()
+    base_short = seeded["tools"].layers[0]["diff_id"][7:19]
+    assert "%s: Mounted from app" % base_short in tools
+    assert "%s: Pushed" % base_short in lines
+
+
+def test_pull_then_shared_base_is_not_downloaded_again(seeded, root):
+    host = seeded["host"]
+    out = berth(["pull", "%s/app:1" % host], root).stdout.splitlines()
+    app = seeded["app"]
+    assert out[0] == "1: Pulling from app"
+    assert "%s: Pull complete" % app.layers[0]["digest"][7:19] in out
+    assert out[-2] == "Status: Downloaded newer image for %s/app:1" % host
+    assert out[-1] == "%s/app:1" % host
+    out = berth(["pull", "%s/tools:1" % host], root).stdout.splitlines()
+    tools = seeded["tools"]
+    assert "%s: Already exists" % tools.layers[0]["digest"][7:19] in out
+    assert "%s: Pull complete" % tools.layers[1]["digest"][7:19] in out
+    store = Store(root)
+    assert store.resolve("%s/app:1" % host).id == app.id
+    dirs = store.layer_dirs(store.resolve("%s/tools:1" % host))
+    assert dirs[0] == store.layer_dirs(store.resolve("%s/app:1" % host))[0]
+    assert os.readlink(os.path.join(dirs[0], "etc/localtime")) == "/usr/share/zoneinfo/UTC"
+    assert os.getxattr(os.path.join(dirs[1], "etc"), "trusted.overlay.opaque") == b"y"
+    whiteout = os.lstat(os.path.join(store.layer_dirs(app.id)[1], "etc/passwd"))
+    assert stat.S_ISCHR(whiteout.st_mode) and whiteout.st_rdev == 0
+
+
+def test_warm_repull_is_up_to_date(seeded, root):
+    host = seeded["host"]
+    berth(["pull", "%s/app:1" % host], root)
+    out = berth(["pull", "%s/app:1" % host], root).stdout.splitlines()
+    assert out[1].startswith("Digest: sha256:")
+    assert out[2] == "Status: Image is up to date for %s/app:1" % host
+
+
+def test_images_inspect_tag_rmi(seeded, root):
+    host = seeded["host"]
+    app = seeded["app"]
+    berth(["pull", "%s/app:1" % host], root)
+    berth(["tag", "%s/app:1" % host, "myapp:v2"], root)
+    lines = berth(["images"], root).stdout.splitlines()
+    assert lines[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    rows = sorted(line.split()[:3] for line in lines[1:])
+    assert rows == [["%s/app" % host, "1", app.id[7:19]], ["myapp", "v2", app.id[7:19]]]
+    assert berth(["images", "-q"], root).stdout.split() == [app.id[7:19]] * 2
+    assert berth(["images", "--no-trunc", "-q", "myapp"], root).stdout.split() == [app.id]
+    fmt = berth(["images", "--format", "{{.Repository}}:{{.Tag}}", "-f", "reference=myapp:*"], root).stdout
+    assert fmt == "myapp:v2\n"
+    digests = berth(["images", "--digests", "--format", "{{.Digest}}", "%s/app" % host], root).stdout.split()
+    assert len(digests) == 1 and digests[0].startswith("sha256:")
+    doc = json.loads(berth(["image", "inspect", "myapp:v2"], root).stdout)[0]
+    assert doc["Id"] == app.id
+    assert sorted(doc["RepoTags"]) == ["%s/app:1" % host, "myapp:v2"]
+    assert doc["Config"]["Cmd"] == ["/app/run"]
+    assert doc["RootFS"]["Layers"] == app.diff_ids
+    assert berth(["inspect", "--format", "{{json .Config.Cmd}}", "myapp:v2"], root).stdout == '["/app/run"]\n'
+    conflict = berth(["rmi", app.id[7:19]], root, check=False)
+    assert conflict.returncode == 1
+    assert "must be forced" in conflict.stderr
+    assert berth(["rmi", "myapp:v2"], root).stdout == "Untagged: myapp:v2\n"
+    out = berth(["rmi", "%s/app:1" % host], root).stdout.splitlines()
+    assert out[0] == "Untagged: %s/app:1" % host
+    assert "Deleted: %s" % app.id in out
+    assert berth(["images", "-q"], root).stdout == ""
+    missing = berth(["rmi", "nosuch:1"], root, check=False)
+    assert (missing.returncode, missing.stderr) == (1, "Error: No such image: nosuch:1\n")
+
+
+def test_import_a_rootfs_then_push_and_pull_it(plain_registry, root, tmp_path):
+    src = tmp_path / "rootfs"
+    (src / "etc").mkdir(parents=True)
+    (src / "etc/motd").write_bytes(b"imported\n")
+    tarball = tmp_path / "rootfs.tar"
+    subprocess.check_call(["tar", "-C", str(src), "-cf", str(tarball), "."])
+    ref = "%s/imported:v1" % plain_registry.host
+    image_id = berth(["import", "-c", "CMD [\"/bin/true\"]", "-c", "ENV A=1", str(tarball), ref],
+                     root).stdout.strip()
+    store = Store(root)
+    image = store.resolve(ref)
+    assert image.id == image_id
+    assert image.config["config"] == {"Cmd": ["/bin/true"], "Env": ["A=1"]}
+    with open(str(tarball), "rb") as handle:
+        assert image.diff_ids == ["sha256:" + hashlib.sha256(handle.read()).hexdigest()]
+    berth(["push", ref], root)
+    other = str(tmp_path / "other")
+    berth(["pull", ref], other)
+    with open(os.path.join(Store(other).layer_dirs(ref)[0], "etc/motd"), "rb") as handle:
+        assert handle.read() == b"imported\n"
+
+
+def test_pull_errors_are_clear(plain_registry, root):
+    missing = berth(["pull", "%s/nosuch:1" % plain_registry.host], root, check=False)
+    assert missing.returncode == 1
+    assert "manifest for %s/nosuch:1 not found" % plain_registry.host in missing.stderr
+    bad = berth(["pull", "Bad/Name"], root, check=False)
+    assert (bad.returncode, bad.stderr) == (
+        1, "Error: invalid reference format: repository name 'Bad/Name' must be lowercase\n")
+
+
+def test_manifest_list_selects_this_platform(seeded, root):
+    import http.client
+    host = seeded["host"]
+    conn = http.client.HTTPConnection(host)
+    conn.request("GET", "/v2/app/manifests/1",
+                 headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    resp = conn.getresponse()
+    manifest = resp.read()
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": digest,
+         "size": len(manifest), "platform": {"os": "linux", "architecture": "s390x"}},
+        {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": digest,
+         "size": len(manifest), "platform": {"os": "linux", "architecture": "amd64"}}]}
+    body = json.dumps(index).encode()
+    conn.request("PUT", "/v2/app/manifests/multi", body=body,
+                 headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})
+    assert conn.getresponse().status == 201
+    out = berth(["pull", "%s/app:multi" % host], root).stdout
+    assert "Digest: sha256:%s" % hashlib.sha256(body).hexdigest() in out
+    assert Store(root).resolve("%s/app:multi" % host).id == seeded["app"].id
+    wrong = berth(["pull", "--platform", "linux/riscv64", "%s/app:multi" % host], str(root) + "2", check=False)
+    assert "no matching manifest for linux/riscv64" in wrong.stderr
+
+
+def test_skopeo_reads_what_berth_pushed_and_berth_pulls_what_skopeo_pushed(seeded, root, tmp_path):
+    host = seeded["host"]
+    layout = str(tmp_path / "oci")
+    subprocess.check_call(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+                           "docker://%s/app:1" % host, "oci:%s:app" % layout])
+    with open(os.path.join(layout, "index.json")) as handle:
+        index = json.load(handle)
+    assert len(index["manifests"]) == 1
+    subprocess.check_call(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+                           "oci:%s:app" % layout, "docker://%s/from-skopeo:oci" % host])
+    berth(["pull", "%s/from-skopeo:oci" % host], root)
+    image = Store(root).resolve("%s/from-skopeo:oci" % host)
+    assert image.diff_ids == seeded["app"].diff_ids
+    with open(os.path.join(Store(root).layer_dirs(image)[1], "app/run"), "rb") as handle:
+        assert handle.read() == b"run\n"
+
+
+def test_dockerd_pulls_what_berth_pushed(seeded):
+    ref = "%s/app:1" % seeded["host"]
+    proc = subprocess.run(["docker", "pull", ref], check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True)
+    try:
+        assert proc.returncode == 0, proc.stdout
+        layers = subprocess.check_output(["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}",
+                                          ref], universal_newlines=True)
+        assert json.loads(layers) == seeded["app"].diff_ids
+    finally:
+        subprocess.run(["docker", "rmi", ref], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _tar_of(files):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
