@@ -1,0 +1,140 @@
+"""``exec``: a new process inside a running container's namespaces and cgroups.
+
+Runs in the caller (the CLI is single-threaded): fork, join the container's
+cgroups, setns into its namespaces (mount last: it changes the root), fork
+again so the process is inside the pid namespace, then the same credential
+steps as the container's own init (caps, user, no_new_privs, seccomp).
+"""
+import os
+
+from .. import syscalls
+from . import caps, cgroups, init, seccomp, spec, state
+from .errors import Conflict, ContainerError
+
+NAMESPACE_ORDER = (("ipc", syscalls.CLONE_NEWIPC), ("uts", syscalls.CLONE_NEWUTS),
+                   ("net", syscalls.CLONE_NEWNET), ("pid", syscalls.CLONE_NEWPID),
+                   ("cgroup", syscalls.CLONE_NEWCGROUP), ("mnt", syscalls.CLONE_NEWNS))
+
+
+def _open_namespaces(pid):
+    fds = []
+    own = {}
+    for name, _ in NAMESPACE_ORDER:
+        try:
+            own[name] = os.readlink("/proc/self/ns/%s" % name)
+        except OSError:
+            own[name] = None
+    for name, flag in NAMESPACE_ORDER:
+        path = "/proc/%d/ns/%s" % (pid, name)
+        try:
+            if os.readlink(path) == own[name]:
+                continue  # shared with the host (--network host): nothing to join
+            fds.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag))
+        except OSError:
+            continue
+    return fds
+
+
+def exec_plan(record, argv, env=None, user=None, workdir=None, privileged=False, tty=False):
+    config = record["Config"]
+    privileged = privileged or record["HostConfig"].get("Privileged", False)
+    mask = caps.bounding_mask() if privileged else (
+        caps.mask_of(spec.DEFAULT_CAPABILITIES) & caps.bounding_mask())
+    return {
+        "argv": list(argv),
+        "env": spec.merge_env(config.get("Env") or [], spec.parse_env(env or [])),
+        "user": user if user is not None else (config.get("User") or "0"),
+        "working_dir": spec.check_working_dir(workdir) if workdir else (config.get("WorkingDir") or ""),
+        "hostname": config.get("Hostname", ""),
+        "capabilities": mask,
+        "privileged": privileged,
+        "tty": tty,
+    }
+
+
+def spawn_exec(record, plan, stdio, detach=False):
+    """Fork the exec'd process; returns the pid of the intermediate that reports its exit."""
+    pid = record["State"]["Pid"]
+    if not record["State"]["Running"] or not state.process_alive(
+            pid, record.get("Berth", {}).get("StartTicks")):
+        raise Conflict("Container %s is not running" % record["Id"])
+    namespaces = _open_namespaces(pid)
+    group = cgroups.for_container(record["Id"], os.environ.get("BERTH_CGROUP_PARENT", "berth"))
+    err_r, err_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        code = 127
+        try:
+            os.close(err_r)
+            if detach:
+                os.setsid()
+            try:
+                group.join(os.getpid())
+            except OSError:
+                pass  # the container's cgroup is gone only if it is exiting
+            for fd, flag in namespaces:
+                syscalls.setns(fd, flag)
+                os.close(fd)
+            grandchild = os.fork()
+            if grandchild == 0:
+                _exec_inside(plan, stdio, err_w)
+            os.close(err_w)
+            for fd in set(stdio):
+                if fd > 2:
+                    os.close(fd)
+            _, status = os.waitpid(grandchild, 0)
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        except BaseException as exc:
+            try:
+                os.write(err_w, str(exc).encode())
+            except OSError:
+                pass
+        os._exit(code)
+    for fd, _ in namespaces:
+        os.close(fd)
+    os.close(err_w)
+    return child, err_r
+
+
+def _exec_inside(plan, stdio, err_w):
+    code = 127
+    try:
+        init.reset_signals()
+        if plan["tty"]:
+            init.set_up_stdio(plan, stdio)
+        else:
+            for target, fd in enumerate(stdio):
+                if fd != target:
+                    os.dup2(fd, target)
+        uid, gid, groups, home = init.resolve_user(plan["user"])
+        env = init.container_environment(plan, home)
+        init.enter_working_dir(plan["working_dir"])
+        executable = init.find_executable(plan["argv"][0], env)
+        init.close_inherited_fds(keep=err_w)
+        caps.restrict_to(plan["capabilities"])
+        os.setgroups(groups)
+        os.setgid(gid)
+        os.setuid(uid)
+        if not plan["privileged"]:
+            syscalls.set_no_new_privs()
+            seccomp.install_default()
+        os.execve(executable, plan["argv"], dict(e.split("=", 1) for e in env if "=" in e))
+    except ContainerError as exc:
+        os.write(err_w, str(exc).encode())
+    except OSError as exc:
+        code = 126
+        os.write(err_w, ("exec %s: %s" % (plan["argv"][0], exc.strerror)).encode())
+    except BaseException as exc:
+        os.write(err_w, str(exc).encode())
+    os._exit(code)
+
+
+def read_error(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")

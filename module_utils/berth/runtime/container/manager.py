@@ -1,0 +1,295 @@
+"""Container lifecycle, as the CLI, the API server and the modules call it.
+
+create -> start (by the supervisor) -> stop/kill -> wait -> rm. Records live in
+``state.ContainerStore``; running containers belong to the supervisor of the
+same store root (supervisor.py explains why one supervisor holds them all).
+"""
+import binascii
+import errno
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import time
+
+from . import images, logs, rootfs, spec, state, supervisor
+from .errors import Conflict, ContainerError
+
+DEFAULT_ROOT = "/var/lib/berth"
+
+
+class Manager(object):
+    def __init__(self, root=DEFAULT_ROOT):
+        self.root = os.path.abspath(root)
+        self.store = state.ContainerStore(self.root)
+        images.register_in_use_checker(images_in_use)
+
+    # -- create ------------------------------------------------------------
+    def create(self, image_ref, options):
+        """Resolve the image, build the record, lay out the rootfs dirs; nothing runs yet."""
+        image = images.resolve(self.root, image_ref)
+        if image.id.startswith("dir:"):
+            rootfs.check_special_dirs(image.layers[0])
+        container_id = spec.new_container_id()
+        taken = {r["Name"].lstrip("/") for r in self.store.all()}
+        name = spec.validate_name(options["name"]) if options.get("name") else spec.random_name(taken)
+        record = spec.build_record(container_id, name, image.id, image_ref, image.config, options,
+                                   logs.rfc3339_nano())
+        driver, reason = rootfs.choose_driver(self.root, os.environ.get("BERTH_STORAGE_DRIVER"))
+        record["Mounts"] = [self._volume_mount(v) for v in options.get("volumes", [])]
+        record["LogPath"] = self.store.path(container_id, "container.log")
+        record["HostnamePath"] = self.store.path(container_id, "hostname")
+        record["HostsPath"] = self.store.path(container_id, "hosts")
+        record["ResolvConfPath"] = self.store.path(container_id, "resolv.conf")
+        record["Berth"] = {"StorageReason": reason}
+        self.store.create(record)
+        try:
+            directory = self.store.dir(container_id)
+            data = {"MergedDir": os.path.join(directory, "merged")}
+            if driver == "overlay2":
+                data.update({"LowerDirs": image.layers, "LowerDir": ":".join(reversed(image.layers)),
+                             "UpperDir": os.path.join(directory, "upper"),
+                             "WorkDir": os.path.join(directory, "work")})
+                for key in ("UpperDir", "WorkDir", "MergedDir"):
+                    os.mkdir(data[key], 0o755)
+            else:
+                data["MergedDir"] = os.path.join(directory, "rootfs")
+                rootfs.copy_layers(image.layers, data["MergedDir"])
+            record["GraphDriver"] = {"Name": driver, "Data": data}
+            self.store.save(record)
+        except BaseException:
+            self.store.remove(container_id)
+            raise
+        return record, reason
+
+    def _volume_mount(self, text):
+        volume = spec.parse_volume(text)
+        if volume["Type"] == "bind":
+            if not os.path.exists(volume["Source"]):
+                os.makedirs(volume["Source"])
+            volume["Name"] = ""
+        else:
+            name = volume["Source"] or binascii.hexlify(os.urandom(32)).decode()
+            data = os.path.join(self.store.volumes, name, "_data")
+            os.makedirs(data, exist_ok=True)
+            volume.update({"Name": name, "Source": data})
+        return {"Type": volume["Type"], "Name": volume["Name"], "Source": volume["Source"],
+                "Destination": volume["Destination"], "RW": volume["RW"], "Mode": "",
+                "Propagation": "rprivate", "Anonymous": volume["Anonymous"]}
+
+    # -- lookup ------------------------------------------------------------
+    def get(self, ref):
+        return self.store.refresh(self.store.find(ref))
+
+    def list(self, all_states=False):
+        records = [self.store.refresh(r) for r in self.store.all()]
+        if not all_states:
+            records = [r for r in records if r["State"]["Running"]]
+        return sorted(records, key=lambda r: r["Created"], reverse=True)
+
+    # -- start / attach ----------------------------------------------------
+    def request(self, message, start=True):
+        sock = supervisor.connect(self.root, start=start)
+        if sock is None:
+            return None, None
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        reply = _read_line(sock)
+        if not reply.get("ok"):
+            sock.close()
+            raise ContainerError(reply.get("error") or "supervisor refused the request")
+        return reply, sock
+
+    def start(self, ref, attach=False, stdin=False, tty_size=None):
+        """Start through the supervisor; with ``attach`` returns the stream socket."""
+        record = self.get(ref)
+        if record["State"]["Running"]:
+            if attach:
+                return self.attach(ref, stdin)
+            return None
+
+        def clear(rec):
+            rec.setdefault("Berth", {})["ManuallyStopped"] = False
+        self.store.update(record["Id"], clear)
+        _, sock = self.request({"op": "start", "id": record["Id"], "attach": attach, "stdin": stdin,
+                                "tty_size": tty_size})
+        if attach:
+            return sock
+        sock.close()
+        return None
+
+    def attach(self, ref, stdin=False):
+        record = self.get(ref)
+        _, sock = self.request({"op": "attach", "id": record["Id"], "stdin": stdin}, start=False) \
+            if record["State"]["Running"] else (None, None)
+        if sock is None:
+            raise ContainerError("You cannot attach to a stopped container, start it first")
+        return sock
+
+    def resize(self, ref, rows, cols):
+        record = self.get(ref)
+        reply, sock = self.request({"op": "resize", "id": record["Id"], "rows": rows, "cols": cols},
+                                   start=False)
+        if sock is not None:
+            sock.close()
+
+    # -- signals -----------------------------------------------------------
+    def kill(self, ref, signum=signal.SIGKILL):
+        record = self.get(ref)
+        if not record["State"]["Running"]:
+            raise Conflict("Cannot kill container: %s: Container %s is not running"
+                           % (ref, record["Id"]))
+        self._signal(record, signum)
+        return record
+
+    def _signal(self, record, signum):
+        pid = record["State"]["Pid"]
+        if state.process_alive(pid, record.get("Berth", {}).get("StartTicks")):
+            try:
+                os.kill(pid, signum)
+            except OSError as exc:
+                if exc.errno != errno.ESRCH:
+                    raise
+
+    def stop(self, ref, timeout=10):
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; restart policies stand down."""
+        record = self.get(ref)
+
+        def mark(rec):
+            rec.setdefault("Berth", {})["ManuallyStopped"] = True
+        self.store.update(record["Id"], mark)
+        if not record["State"]["Running"]:
+            return record
+        self._signal(record, signal.SIGTERM)
+        done = self.store.wait_until_not_running(record["Id"], timeout) if timeout > 0 else None
+        if done is None:
+            self._signal(record, signal.SIGKILL)
+            done = self.store.wait_until_not_running(record["Id"], 30)
+        return done or self.get(ref)
+
+    def wait(self, ref):
+        """Block until the container is not running; return its exit code."""
+        record = self.get(ref)
+        if not record["State"]["Running"]:
+            return record["State"]["ExitCode"]
+        reply, sock = self.request({"op": "wait", "id": record["Id"]}, start=False)
+        if sock is not None and reply.get("waiting"):
+            try:
+                result = _read_line(sock)
+                return result.get("exit", state.UNKNOWN_EXIT)
+            except ContainerError:
+                pass
+            finally:
+                sock.close()
+        elif sock is not None:
+            sock.close()
+            return reply.get("exit")
+        done = self.store.wait_until_not_running(record["Id"], 10 ** 9)
+        return done["State"]["ExitCode"]
+
+    # -- remove ------------------------------------------------------------
+    def remove(self, ref, force=False, volumes=False):
+        record = self.get(ref)
+        if record["State"]["Running"]:
+            if not force:
+                raise Conflict("You cannot remove a running container %s. Stop the container before "
+                               "attempting removal or force remove" % record["Id"])
+
+            def mark(rec):
+                rec.setdefault("Berth", {})["ManuallyStopped"] = True
+                rec["HostConfig"]["AutoRemove"] = False
+            self.store.update(record["Id"], mark)
+            self._signal(record, signal.SIGKILL)
+            self.store.wait_until_not_running(record["Id"], 30)
+        remove_files(self.store, self.store.load(record["Id"]), volumes)
+        return record
+
+    def rename(self, ref, new_name):
+        record = self.get(ref)
+        new = "/" + spec.validate_name(new_name)
+        with state.locked(self.store.names_lock):
+            for other in self.store.all():
+                if other["Name"] == new:
+                    raise Conflict('Conflict. The container name "%s" is already in use' % new)
+
+            def change(rec):
+                rec["Name"] = new
+            self.store.update(record["Id"], change)
+
+    def prune(self):
+        removed = []
+        for record in self.list(all_states=True):
+            if record["State"]["Status"] in ("exited", "created", "dead"):
+                remove_files(self.store, record, volumes=False)
+                removed.append(record["Id"])
+        return removed
+
+    # -- logs --------------------------------------------------------------
+    def log_entries(self, ref, since=None):
+        record = self.get(ref)
+        return record, logs.read_entries(record["LogPath"], since)
+
+    def shutdown_supervisor(self):
+        reply, sock = self.request({"op": "shutdown"}, start=False)
+        if sock is not None:
+            sock.close()
+
+
+def remove_files(store, record, volumes):
+    """Delete a stopped container's directory and, with ``volumes``, its anonymous volumes."""
+    if volumes:
+        for mount in record.get("Mounts", []):
+            if mount.get("Anonymous") and mount.get("Name"):
+                shutil.rmtree(os.path.join(store.volumes, mount["Name"]), ignore_errors=True)
+    store.remove(record["Id"])
+
+
+def images_in_use(image_store):
+    """The image store's in-use checker: image ids of every container under that root."""
+    try:
+        records = state.ContainerStore(image_store.root).all()
+    except OSError:
+        return set()
+    return {r["Image"] for r in records}
+
+
+def _read_line(sock):
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ContainerError("the supervisor closed the connection")
+        data += chunk
+    return json.loads(data.decode("utf-8"))
+
+
+def read_frames(sock):
+    """Yield (stream, payload) frames from an attached socket until the exit frame."""
+    buffer = b""
+    while True:
+        while len(buffer) < 8:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            buffer += chunk
+        stream, length = struct.unpack(">BxxxI", buffer[:8])
+        while len(buffer) < 8 + length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            buffer += chunk
+        payload, buffer = buffer[8:8 + length], buffer[8 + length:]
+        yield stream, payload
+        if stream == supervisor.STREAM_EXIT:
+            return
+
+
+def wait_for_socket_close(sock, timeout):
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(4096):
+            pass
+    except (socket.timeout, OSError):
+        pass
+    time.sleep(0)

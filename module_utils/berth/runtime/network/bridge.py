@@ -1,0 +1,102 @@
+"""The berth bridge (like docker0): bridge device, veth per container, NAT and ports.
+
+The bridge and its NAT rules are set up once, on first use; per container the
+hot path is netlink only (one veth request whose peer is created directly in
+the container's namespace as eth0). iptables is touched per container only
+when ports are published.
+"""
+import ipaddress
+import json
+import os
+
+from ...common.atomic import atomic_write, locked
+from . import iptables, netlink
+from .ipam import IPAM
+
+DEFAULT_BRIDGE = "berth0"
+DEFAULT_BIP = "10.209.0.1/16"
+
+
+def _write_sysctl(path, value):
+    try:
+        with open(path) as handle:
+            if handle.read().strip() == value:
+                return
+        with open(path, "w") as handle:
+            handle.write(value)
+    except OSError:
+        pass  # read-only /proc/sys (e.g. inside a lab host): reported by the probe, not fatal here
+
+
+class BridgeNetwork(object):
+    def __init__(self, store_root, name=DEFAULT_BRIDGE, bip=DEFAULT_BIP):
+        interface = ipaddress.ip_interface(bip)
+        self.name = name
+        self.gateway = str(interface.ip)
+        self.subnet = str(interface.network)
+        self.prefix_len = interface.network.prefixlen
+        self.state_dir = os.path.join(store_root, "network", name)
+        self.ipam = IPAM(self.state_dir, self.subnet, self.gateway)
+
+    def ensure(self):
+        """Create the bridge, its address and rules if missing (idempotent, under a lock)."""
+        with locked(os.path.join(self.state_dir, "bridge.lock")):
+            index = netlink.link_index(self.name)
+            if not index:
+                with netlink.Netlink() as nl:
+                    nl.create_bridge(self.name)
+                    index = netlink.link_index(self.name)
+                    nl.add_address(index, self.gateway, self.prefix_len)
+                    nl.set_link(index, up=True)
+                _write_sysctl("/proc/sys/net/ipv4/conf/%s/route_localnet" % self.name, "1")
+                _write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+                iptables.add_bridge_rules(self.name, self.subnet)
+                atomic_write(os.path.join(self.state_dir, "config.json"),
+                             json.dumps({"bridge": self.name, "subnet": self.subnet,
+                                         "gateway": self.gateway}))
+        return index
+
+    def host_veth(self, container_id):
+        return "veth" + container_id[:10]
+
+    def attach(self, container_id, pid, bindings):
+        """Give the container (by pid) an address, eth0 on the bridge, and its published ports."""
+        index = self.ensure()
+        address = self.ipam.allocate(container_id)
+        try:
+            with netlink.Netlink() as nl:
+                nl.create_veth(self.host_veth(container_id), "eth0", peer_netns_pid=pid,
+                               master_index=index, mac=netlink.mac_for(address))
+            if bindings:
+                iptables.add_port_rules(self.name, address, bindings)
+        except BaseException:
+            self.ipam.release(container_id)
+            raise
+        return {"name": "eth0", "address": address, "subnet": self.subnet, "gateway": self.gateway,
+                "prefix_len": self.prefix_len, "bridge": self.name,
+                "mac": ":".join("%02x" % b for b in bytearray(netlink.mac_for(address)))}
+
+    def detach(self, container_id, address, bindings):
+        """Undo attach exactly: port rules, the host veth (if the netns has not taken it), the address."""
+        if bindings and address:
+            iptables.remove_port_rules(self.name, address, bindings)
+        veth = self.host_veth(container_id)
+        if netlink.link_index(veth):
+            try:
+                with netlink.Netlink() as nl:
+                    nl.delete_link(veth)
+            except OSError:
+                pass  # gone with the namespace in the meantime
+        self.ipam.release(container_id)
+
+    def teardown(self):
+        """Remove the bridge, its rules and state (tests; `berth network reset`)."""
+        iptables.remove_bridge_rules(self.name, self.subnet)
+        if netlink.link_index(self.name):
+            with netlink.Netlink() as nl:
+                nl.delete_link(self.name)
+        for name in ("ipam.json", "config.json"):
+            try:
+                os.unlink(os.path.join(self.state_dir, name))
+            except OSError:
+                pass

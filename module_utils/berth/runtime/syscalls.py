@@ -1,0 +1,186 @@
+"""The only ctypes boundary of berth: thin wrappers over libc.
+
+Every wrapper calls a libc symbol loaded with ``use_errno=True`` and raises
+``OSError(errno, strerror, argument)`` when it fails, so callers handle
+failures like any other ``os`` call. No syscall numbers are hard-coded: glibc
+exports every symbol used here (``pivot_root`` since 2.2.5, ``setns`` since
+2.14), which covers CentOS 7's glibc 2.17.
+
+``os.unshare``/``os.setns`` only exist from Python 3.12; managed hosts run 3.6.
+"""
+import ctypes
+import errno
+import os
+
+# clone(2) namespace flags
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# mount(2) flags
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_STRICTATIME = 1 << 24
+MNT_DETACH = 2
+
+# prctl(2) options
+PR_SET_PDEATHSIG = 1
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_NAME = 15
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_SET_SECCOMP = 22
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+SECCOMP_MODE_FILTER = 2
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+def _load_libc():
+    """libc.so.6 directly: ctypes.util.find_library runs ldconfig, milliseconds per start."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        from ctypes import util
+        return ctypes.CDLL(util.find_library("c"), use_errno=True)
+
+
+_libc = _load_libc()
+
+
+def _check(result, what, argument=None):
+    if result < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, "%s: %s" % (what, os.strerror(code)), argument)
+    return result
+
+
+def _bytes(value):
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value
+    return os.fsencode(value)
+
+
+def unshare(flags):
+    """Move the calling process into new namespaces (``CLONE_NEW*`` flags)."""
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare", hex(flags))
+
+
+def setns(fd, nstype=0):
+    """Join the namespace that ``fd`` (an open /proc/PID/ns/* file) refers to."""
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns", nstype)
+
+
+def mount(source, target, fstype, flags=0, data=None):
+    """mount(2). ``data`` stays NULL when unused: "" costs the kernel a page copy."""
+    _check(
+        _libc.mount(_bytes(source), _bytes(target), _bytes(fstype),
+                    ctypes.c_ulong(flags), _bytes(data)),
+        "mount", target)
+
+
+def umount2(target, flags=0):
+    _check(_libc.umount2(_bytes(target), ctypes.c_int(flags)), "umount2", target)
+
+
+def pivot_root(new_root, put_old):
+    _check(_libc.pivot_root(_bytes(new_root), _bytes(put_old)), "pivot_root", new_root)
+
+
+def sethostname(name):
+    raw = _bytes(name)
+    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname", name)
+
+
+def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
+    return _check(
+        _libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
+                    ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)),
+        "prctl", option)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def capget(pid=0):
+    """Return (effective, permitted, inheritable) as 64-bit masks."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), data), "capget", pid)
+    return tuple(getattr(data[0], f) | (getattr(data[1], f) << 32)
+                 for f in ("effective", "permitted", "inheritable"))
+
+
+def capset(effective, permitted, inheritable):
+    """Set the calling thread's capability sets from 64-bit masks."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for index, shift in ((0, 0), (1, 32)):
+        data[index].effective = (effective >> shift) & 0xFFFFFFFF
+        data[index].permitted = (permitted >> shift) & 0xFFFFFFFF
+        data[index].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+def capbset_drop(cap):
+    try:
+        prctl(PR_CAPBSET_DROP, cap)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:  # a capability this kernel does not know
+            raise
+
+
+def set_no_new_privs():
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def set_child_subreaper():
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def set_parent_death_signal(signum):
+    prctl(PR_SET_PDEATHSIG, signum)
+
+
+def set_process_name(name):
+    buf = ctypes.create_string_buffer(_bytes(name)[:15])
+    _check(_libc.prctl(ctypes.c_int(PR_SET_NAME), buf, 0, 0, 0), "prctl(PR_SET_NAME)")
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def seccomp_set_filter(program):
+    """Install a classic-BPF seccomp filter given as (code, jt, jf, k) tuples."""
+    array = (_SockFilter * len(program))(*[_SockFilter(*insn) for insn in program])
+    prog = _SockFprog(len(program), array)
+    _check(_libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                       ctypes.byref(prog), 0, 0), "prctl(PR_SET_SECCOMP)")

@@ -1,0 +1,48 @@
+"""Conversion of Docker's resource flags, once, for both cgroup versions."""
+from berth.runtime.container import cgroups
+
+MOUNTS = """cgroup /sys/fs/cgroup/memory cgroup rw,nosuid,nodev,noexec,relatime,memory 0 0
+cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,nosuid,nodev,noexec,relatime,cpu,cpuacct 0 0
+cgroup /sys/fs/cgroup/systemd cgroup rw,nosuid,nodev,noexec,relatime,xattr,name=systemd 0 0
+cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid,nodev,noexec,relatime 0 0
+proc /proc proc rw 0 0
+"""
+
+
+def test_convert_resources_like_runc():
+    assert cgroups.convert_resources({"Memory": 64 << 20, "MemorySwap": 0, "NanoCpus": 500000000,
+                                      "CpuShares": 512, "PidsLimit": 100}) == {
+        "memory": 64 << 20, "memory_swap": 128 << 20, "cpu_period": 100000, "cpu_quota": 50000,
+        "cpu_shares": 512, "pids": 100}
+    assert cgroups.convert_resources({"Memory": 10 << 20, "MemorySwap": -1, "PidsLimit": -1}) == {
+        "memory": 10 << 20, "memory_swap": -1, "pids": -1}
+    assert cgroups.convert_resources({}) == {}
+
+
+def test_v2_values():
+    values = cgroups.values_v2({"memory": 100, "memory_swap": 300, "cpu_quota": 50000,
+                                "cpu_period": 100000, "cpu_shares": 1024, "pids": -1})
+    assert values == {"memory.max": 100, "memory.swap.max": 200, "cpu.max": "50000 100000",
+                      "cpu.weight": 100, "pids.max": "max"}
+    assert cgroups.values_v2({"memory": 100, "memory_swap": -1}) == {
+        "memory.max": 100, "memory.swap.max": "max"}
+
+
+def test_shares_to_weight_quadratic_fit():
+    assert cgroups.shares_to_weight(2) == 1
+    assert cgroups.shares_to_weight(1024) == 100
+    assert cgroups.shares_to_weight(262144) == 10000
+    assert cgroups.shares_to_weight(512) == 59  # ceil(10 ** ((81 + 1125) / 612 - 7 / 34))
+
+
+def test_mounted_v1_controllers_skips_named_and_v2():
+    assert cgroups.mounted_v1_controllers(MOUNTS) == {
+        "memory": "/sys/fs/cgroup/memory", "cpu": "/sys/fs/cgroup/cpu,cpuacct",
+        "cpuacct": "/sys/fs/cgroup/cpu,cpuacct"}
+
+
+def test_v1_paths_only_for_mounted_controllers():
+    group = cgroups.CgroupV1("abc", parent="berth", mounts=cgroups.mounted_v1_controllers(MOUNTS))
+    assert group.paths == {"memory": "/sys/fs/cgroup/memory/berth/abc",
+                           "cpu": "/sys/fs/cgroup/cpu,cpuacct/berth/abc",
+                           "cpuacct": "/sys/fs/cgroup/cpu,cpuacct/berth/abc"}
