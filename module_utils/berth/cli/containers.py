@@ -1,8 +1,11 @@
 """Container verbs of ``berth``: Docker's flags and output formats.
 
-``add_parsers(subparsers)`` registers every verb on an argparse subparsers
-object (the dispatcher in main.py calls it); ``main(argv)`` runs the verbs on
-their own. Each handler takes the parsed args and returns the exit status.
+main.py dispatches the verbs listed in ``VERBS`` here through ``run(verb,
+argv, context)``; ``main(argv)`` runs them standalone. Each ``cmd_*`` handler
+takes the parsed args and returns the exit status. ``inspect`` looks for
+containers first and hands the rest to the image verbs, as ``docker inspect``
+does; ``rmi`` passes through here so the image store learns which images
+containers use before it removes anything.
 """
 import argparse
 import datetime
@@ -14,7 +17,7 @@ import signal
 import sys
 import time
 
-from ..runtime.container import execute, logs, manager, spec
+from ..runtime.container import logs, manager, spec
 from ..runtime.container.errors import ContainerError, NotFound
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
@@ -280,6 +283,7 @@ def cmd_attach(args):
 
 
 def cmd_exec(args):
+    from ..runtime.container import execute
     mgr = _manager(args)
     record = mgr.get(args.container)
     plan = execute.exec_plan(record, args.command, args.env, args.user, args.workdir,
@@ -758,6 +762,55 @@ def run_handler(args):
         if "permission denied" in text:
             return 126
         return 125 if args.func in (cmd_run, cmd_create) else 1
+
+
+VERBS = ("create", "run", "start", "stop", "restart", "kill", "rm", "wait", "inspect", "exec",
+         "attach", "logs", "ps", "top", "stats", "rename", "container", "rmi")
+
+
+def run(verb, argv, context):
+    """Entry from main.py's dispatcher."""
+    if verb == "rmi":
+        from ..runtime.container import images as image_adapter
+        from . import images as image_verbs
+        image_adapter.register_in_use_checker(manager.images_in_use)
+        return image_verbs.run(verb, argv, context)
+    if verb == "inspect":
+        return _inspect_any(argv, context)
+    parser = argparse.ArgumentParser(prog="berth")
+    add_parsers(parser.add_subparsers(dest="verb"))
+    args = parser.parse_args([verb] + list(argv))
+    args.root = context.root
+    if not getattr(args, "func", None):
+        parser.parse_args([verb, "--help"])
+    return run_handler(args)
+
+
+def _inspect_any(argv, context):
+    """Containers first; names that are no container go to the image verbs."""
+    parser = argparse.ArgumentParser(prog="berth inspect")
+    parser.add_argument("-f", "--format")
+    parser.add_argument("--type", choices=("container", "image"))
+    parser.add_argument("names", nargs="+")
+    args = parser.parse_args(argv)
+    if args.type != "image":
+        mgr = manager.Manager(context.root)
+        found, rest = [], []
+        for name in args.names:
+            try:
+                found.append(mgr.get(name))
+            except NotFound:
+                rest.append(name)
+        if found or args.type == "container":
+            args.containers = [r["Id"] for r in found]
+            args.root = context.root
+            status = cmd_inspect(args) if found else 0
+            for name in rest:
+                sys.stderr.write("Error: No such object: %s\n" % name)
+            return status or (1 if rest else 0)
+    from . import images as image_verbs
+    passed = (["-f", args.format] if args.format else []) + args.names
+    return image_verbs.run("inspect", passed, context)
 
 
 def main(argv=None):

@@ -100,8 +100,8 @@ class Env(object):
 
     def supervisor_pid(self):
         sys.path.insert(0, MODULE_UTILS)
-        from berth.runtime.container import supervisor
-        sock = supervisor.connect(self.root, start=False)
+        from berth.runtime.container import client
+        sock = client.connect(self.root, start=False)
         if sock is None:
             return None
         with sock:

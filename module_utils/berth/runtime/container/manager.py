@@ -14,7 +14,7 @@ import socket
 import struct
 import time
 
-from . import images, logs, rootfs, spec, state, supervisor
+from . import client, images, logs, rootfs, spec, state
 from .errors import Conflict, ContainerError
 
 DEFAULT_ROOT = "/var/lib/berth"
@@ -91,7 +91,7 @@ class Manager(object):
 
     # -- start / attach ----------------------------------------------------
     def request(self, message, start=True):
-        sock = supervisor.connect(self.root, start=start)
+        sock = client.connect(self.root, start=start)
         if sock is None:
             return None, None
         sock.sendall(json.dumps(message).encode() + b"\n")
@@ -281,7 +281,7 @@ def read_frames(sock):
             buffer += chunk
         payload, buffer = buffer[8:8 + length], buffer[8 + length:]
         yield stream, payload
-        if stream == supervisor.STREAM_EXIT:
+        if stream == client.STREAM_EXIT:
             return
 
 

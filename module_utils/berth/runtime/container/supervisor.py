@@ -27,7 +27,6 @@ and a new supervisor picks up their records when they are started again.
 """
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import pty
@@ -40,16 +39,11 @@ import time
 
 from .. import syscalls
 from . import cgroups, init, logs, spec, state
+from .client import STREAM_EXIT, STREAM_STDERR, STREAM_STDOUT, socket_name
 from .errors import ContainerError
 
 IDLE_SECONDS = float(os.environ.get("BERTH_SUPERVISOR_IDLE", "30"))
-STREAM_STDOUT, STREAM_STDERR, STREAM_EXIT = 1, 2, 3
 SPAWN_TIMEOUT = 60
-
-
-def socket_name(root):
-    digest = hashlib.sha256(os.path.abspath(root).encode()).hexdigest()[:24]
-    return "\0berth-supervisor-" + digest
 
 
 def frame(stream, payload):
@@ -698,24 +692,7 @@ def _network_factory():
     return make
 
 
-def connect(root, start=True):
-    """A connected socket to the root's supervisor, forking one first if none answers."""
-    name = socket_name(root)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        sock.connect(name)
-        return sock
-    except OSError:
-        sock.close()
-        if not start:
-            return None
-    _start_supervisor(root)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    sock.connect(name)
-    return sock
-
-
-def _start_supervisor(root):
+def start_supervisor(root):
     """Double fork into a new session; the grandchild binds the socket and serves."""
     ready_r, ready_w = os.pipe()
     first = os.fork()

@@ -1,0 +1,35 @@
+"""The caller's side of the supervisor protocol: find or start the root's supervisor.
+
+Kept apart from supervisor.py so that a ``berth run`` imports only this small
+module; the supervisor's own code is imported in the forked child that becomes
+the supervisor, once per store root.
+"""
+import hashlib
+import os
+import socket
+
+STREAM_STDOUT, STREAM_STDERR, STREAM_EXIT = 1, 2, 3
+
+
+def socket_name(root):
+    """Abstract unix socket (no file to go stale), one per store root."""
+    digest = hashlib.sha256(os.path.abspath(root).encode()).hexdigest()[:24]
+    return "\0berth-supervisor-" + digest
+
+
+def connect(root, start=True):
+    """A connected socket to the root's supervisor, forking one first if none answers."""
+    name = socket_name(root)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(name)
+        return sock
+    except OSError:
+        sock.close()
+        if not start:
+            return None
+    from . import supervisor
+    supervisor.start_supervisor(root)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    sock.connect(name)
+    return sock
