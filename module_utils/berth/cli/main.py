@@ -17,14 +17,30 @@ VERBS = {
     "images": "images",
     "image": "images",
     "tag": "images",
-    "rmi": "images",
+    "rmi": "containers",  # registers the containers' in-use checker, then the image verb
     "search": "images",
     "import": "images",
     "save": "images",
     "load": "images",
     "login": "images",
     "logout": "images",
-    "inspect": "images",
+    "inspect": "containers",  # containers first, then images, as docker inspect
+    "create": "containers",
+    "run": "containers",
+    "start": "containers",
+    "stop": "containers",
+    "restart": "containers",
+    "kill": "containers",
+    "rm": "containers",
+    "wait": "containers",
+    "exec": "containers",
+    "attach": "containers",
+    "logs": "containers",
+    "ps": "containers",
+    "top": "containers",
+    "stats": "containers",
+    "rename": "containers",
+    "container": "containers",
 }
 
 DEFAULT_ROOT = "/var/lib/berth"
