@@ -178,6 +178,7 @@ class Puller(object):
             raise _first_meaningful(errors)
 
     def _pull_layer(self, repo, desc, diff_id, chain, cancel):
+        """Fetch | inflate | unpack, each stage in its own thread, then verify and commit."""
         digest = desc["digest"]
         size = desc.get("size")
         sid = short(digest)
@@ -187,81 +188,56 @@ class Puller(object):
             layer_path = work.file("layer")
             diff_path = work.file("layer/diff")
             os.makedirs(diff_path, 0o755)
-            chunks = queue.Queue(maxsize=64)
-            fetch_state = {"digest": None, "size": 0, "error": None, "done": False}
-            stop = threading.Event()
+            fetch_state = {"digest": None, "size": 0, "done": False, "error": None}
 
             def on_retry(attempt, message):
                 self.reporter.layer(sid, "Retrying (%d): %s" % (attempt, message))
 
-            def fetch():
+            def fetched():
                 hasher = hashlib.sha256()
                 received = 0
-                try:
-                    with open(blob_path, "wb") as out:
-                        for chunk in repo.iter_blob(digest, size, cancelled=stop, on_retry=on_retry):
-                            hasher.update(chunk)
-                            out.write(chunk)
-                            received += len(chunk)
-                            self.reporter.layer(sid, "Downloading", received, size)
-                            while not stop.is_set():
-                                try:
-                                    chunks.put(chunk, timeout=0.2)
-                                    break
-                                except queue.Full:
-                                    continue
-                    fetch_state["digest"] = "sha256:" + hasher.hexdigest()
-                    fetch_state["size"] = received
-                    fetch_state["done"] = not stop.is_set()
-                except BaseException as err:  # reported through the queue
-                    fetch_state["error"] = err
-                finally:
-                    while not stop.is_set():
-                        try:
-                            chunks.put(_END, timeout=0.2)
-                            break
-                        except queue.Full:
-                            continue
-
-            def compressed():
-                while True:
-                    item = chunks.get()
-                    if item is _END:
-                        if fetch_state["error"] is not None:
-                            raise fetch_state["error"]
-                        return
-                    yield item
+                with open(blob_path, "wb") as out:
+                    for chunk in repo.iter_blob(digest, size, cancelled=cancel, on_retry=on_retry):
+                        hasher.update(chunk)
+                        out.write(chunk)
+                        received += len(chunk)
+                        self.reporter.layer(sid, "Downloading", received, size)
+                        yield chunk
+                fetch_state["digest"] = "sha256:" + hasher.hexdigest()
+                fetch_state["size"] = received
+                fetch_state["done"] = not cancel.is_set()
 
             diff_hasher = hashlib.sha256()
             tar_size = [0]
 
-            def uncompressed():
-                for block in decompressed(compressed()):
+            def inflated(compressed):
+                for block in decompressed(compressed):
                     diff_hasher.update(block)
                     tar_size[0] += len(block)
                     yield block
 
-            fetcher = threading.Thread(target=fetch, name="berth-fetch-" + sid, daemon=True)
-            fetcher.start()
+            fetch_stage = _Stage(fetched(), "berth-fetch-" + sid)
+            inflate_stage = _Stage(inflated(fetch_stage), "berth-inflate-" + sid)
             try:
                 if cancel.is_set():
                     raise _Cancelled()
-                writer = unpack(uncompressed(), diff_path)
+                writer = unpack(inflate_stage, diff_path)
             except (zlib.error, UnpackError, EOFError) as err:
-                # Corrupt data: read the blob to its end so the digest can name the culprit.
+                inflate_stage.close()
                 if isinstance(err, UnpackError) and "escapes" in str(err):
-                    stop.set()
+                    fetch_stage.close()
                 else:
-                    for _ in compressed():
+                    # Corrupt data: read the blob to its end so the digest names the culprit.
+                    for _ in fetch_stage:
                         pass
-                fetcher.join()
                 self._check_blob(fetch_state, digest, size)
                 raise UnpackError("layer %s: %s" % (digest, err))
             except BaseException:
-                stop.set()
-                fetcher.join()
+                inflate_stage.close()
+                fetch_stage.close()
                 raise
-            fetcher.join()
+            inflate_stage.close()
+            fetch_stage.close()
             if cancel.is_set():
                 raise _Cancelled()
             self._check_blob(fetch_state, digest, size)
@@ -293,6 +269,59 @@ class Puller(object):
 
 class _Cancelled(BerthError):
     pass
+
+
+class _Stage(object):
+    """Runs an iterator in its own thread; iterating the stage yields its items.
+
+    An exception in the thread is re-raised in the consumer once the items
+    before it are consumed.  ``close()`` stops the thread and waits for it.
+    """
+
+    def __init__(self, source, name, depth=16):
+        self._queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, args=(source,), name=name, daemon=True)
+        self._thread.start()
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, source):
+        try:
+            for item in source:
+                if not self._put(item):
+                    return
+        except BaseException as err:  # re-raised in the consuming thread
+            self._error = err
+        finally:
+            self._put(_END)
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                self._queue.put(_END)
+                if self._error is not None:
+                    raise self._error
+                return
+            yield item
+
+    def close(self):
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
 
 
 def _first_meaningful(errors):
