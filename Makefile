@@ -31,15 +31,15 @@ engine: deps
 	@sh scripts/dockerd.sh start
 
 demo: venv engine
-	$(BIN)/ansible-playbook playbooks/lab.yml -e lab_state=present -e lab_hosts=$(LAB_HOSTS)
+	$(BIN)/ansible-playbook -i localhost, playbooks/lab.yml -e lab_state=present -e lab_hosts=$(LAB_HOSTS)
 	$(BIN)/ansible-playbook -i inventory/lab.ini site.yml
 	$(BIN)/ansible all -i inventory/lab.ini -m ansible.builtin.ping -o
 
 lab-up: venv engine
-	$(BIN)/ansible-playbook playbooks/lab.yml -e lab_state=present -e lab_hosts=$(LAB_HOSTS)
+	$(BIN)/ansible-playbook -i localhost, playbooks/lab.yml -e lab_state=present -e lab_hosts=$(LAB_HOSTS)
 
 lab-down: venv engine
-	$(BIN)/ansible-playbook playbooks/lab.yml -e lab_state=absent
+	$(BIN)/ansible-playbook -i localhost, playbooks/lab.yml -e lab_state=absent
 
 # The legacy lane runs every tier; the modern lane runs lint, unit and one
 # end-to-end play (tests marked "modern").

@@ -37,9 +37,11 @@ def main():
     if args.cold:
         cache = tempfile.mkdtemp(prefix="berth-bench-cache-")
         try:
-            rows.append(("cold: debootstrap + import + 1 host", lab("present", 1, "-e", "lab_cache_dir=" + cache)))
+            # The same mirror spelled with its port: a recipe no cache or engine holds yet.
+            cold = ["-e", "lab_cache_dir=" + cache, "-e", "lab_mirror=http://deb.debian.org:80/debian"]
+            rows.append(("cold: debootstrap + import + 1 host", lab("present", 1, *cold)))
         finally:
-            lab("absent", 1, "-e", "lab_purge_cache=true", "-e", "lab_cache_dir=" + cache)
+            lab("absent", 1, "-e", "lab_purge_cache=true", *cold)
             os.rmdir(cache)
     for count in [int(c) for c in args.counts.split(",")]:
         up = lab("present", count)

@@ -396,9 +396,16 @@ class LabFleet:
         if purge_cache:
             try:
                 self.engine.image_inspect(spec.image_ref)
-                self._act("remove image %s" % spec.image_ref, self.engine.image_remove, spec.image_ref)
             except NotFound:
                 pass
+            else:
+                users = [c["Names"][0].lstrip("/") for c in self.engine.containers()
+                         if c.get("ImageID") == self.engine.image_inspect(spec.image_ref)["Id"]]
+                if users:
+                    # Other labs share the cached image: keep it rather than break them.
+                    self.log("keep image %s: used by %s" % (spec.image_ref, ", ".join(sorted(users))))
+                else:
+                    self._act("remove image %s" % spec.image_ref, self.engine.image_remove, spec.image_ref)
             if os.path.exists(spec.image_tarball):
                 self._act("remove cached %s" % spec.image_tarball, os.unlink, spec.image_tarball)
 
