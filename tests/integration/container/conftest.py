@@ -13,8 +13,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "module_utils")
-LAUNCH = ("import sys; sys.path.insert(0, %r); from berth.cli.containers import main; "
-          "sys.exit(main(sys.argv[1:]))" % MODULE_UTILS)
+BERTH = os.path.join(os.path.dirname(MODULE_UTILS), "bin", "berth")
 BUSYBOX = "/bin/busybox"
 APPLETS = ("sh", "true", "false", "id", "hostname", "cat", "sleep", "ls", "echo", "ps", "grep",
            "mount", "umount", "wc", "head", "env", "pwd", "touch", "mkdir", "rm", "stat", "nc",
@@ -82,7 +81,7 @@ class Env(object):
                         BERTH_CGROUP_PARENT=cgroup_parent, BERTH_SUPERVISOR_IDLE="3")
 
     def command(self, *args):
-        return [sys.executable, "-c", LAUNCH] + [str(a) for a in args]
+        return [sys.executable, BERTH] + [str(a) for a in args]
 
     def berth(self, *args, **kwargs):
         check = kwargs.pop("check", True)
@@ -116,6 +115,22 @@ class Env(object):
                 found += [os.path.join(base, d) for d in os.listdir(base)
                           if os.path.isdir(os.path.join(base, d))]
         return found
+
+
+@pytest.fixture(scope="session")
+def image_tar(rootfs, tmp_path_factory):
+    import tarfile
+    path = str(tmp_path_factory.mktemp("busybox-tar") / "busybox.tar")
+    with tarfile.open(path, "w") as archive:
+        archive.add(rootfs, arcname=".")
+    return path
+
+
+@pytest.fixture
+def image(env, image_tar):
+    """busybox:test imported into the test's store with `berth import` (a real image)."""
+    env.berth("import", "-c", 'CMD ["sh"]', image_tar, "busybox:test")
+    return "busybox:test"
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ def status_field(text, name):
     raise AssertionError("%s missing in %r" % (name, text))
 
 
-def test_run_rm_shows_isolation(env, rootfs):
-    out = env.berth("run", "--rm", "--network", "none", "dir:" + rootfs,
+def test_run_rm_shows_isolation(env, image):
+    out = env.berth("run", "--rm", "--network", "none", image,
                     "sh", "-c", "hostname; echo pid=$$; id; cat /proc/self/status").stdout
     lines = out.splitlines()
     assert len(lines[0]) == 12 and lines[0] != socket.gethostname()
@@ -29,28 +29,28 @@ def test_run_rm_shows_isolation(env, rootfs):
     assert env.berth("ps", "-aq").stdout == ""
 
 
-def test_exit_code_and_command_errors(env, rootfs):
-    assert env.berth("run", "--rm", "--network", "none", "dir:" + rootfs, "sh", "-c", "exit 3",
+def test_exit_code_and_command_errors(env, image):
+    assert env.berth("run", "--rm", "--network", "none", image, "sh", "-c", "exit 3",
                      check=False).returncode == 3
-    missing = env.berth("run", "--rm", "--network", "none", "dir:" + rootfs, "nosuchcmd", check=False)
+    missing = env.berth("run", "--rm", "--network", "none", image, "nosuchcmd", check=False)
     assert missing.returncode == 127
     assert 'exec: "nosuchcmd": executable file not found in $PATH' in missing.stderr
 
 
-def test_user_env_workdir_hostname(env, rootfs):
+def test_user_env_workdir_hostname(env, image):
     out = env.berth("run", "--rm", "--network", "none", "-u", "user", "-e", "GREETING=hi",
-                    "-w", "/home/user/work", "--hostname", "box", "dir:" + rootfs,
+                    "-w", "/home/user/work", "--hostname", "box", image,
                     "sh", "-c", "id; echo $GREETING; pwd; hostname; cat /etc/hostname; "
                     "grep CapEff /proc/self/status").stdout.splitlines()
     assert out == ["uid=1000(user) gid=1000(user) groups=2000(extra)", "hi", "/home/user/work",
                    "box", "box", "CapEff:\t0000000000000000"]
-    numeric = env.berth("run", "--rm", "--network", "none", "-u", "4242:4343", "dir:" + rootfs,
+    numeric = env.berth("run", "--rm", "--network", "none", "-u", "4242:4343", image,
                         "id").stdout
     assert numeric == "uid=4242 gid=4343\n"
 
 
-def test_mounts_inside(env, rootfs):
-    out = env.berth("run", "--rm", "--network", "none", "dir:" + rootfs, "sh", "-c",
+def test_mounts_inside(env, image):
+    out = env.berth("run", "--rm", "--network", "none", image, "sh", "-c",
                     "cat /proc/mounts; ls /dev").stdout
     mounts = {line.split()[1]: line.split() for line in out.splitlines() if line.count(" ") >= 5}
     assert mounts["/"][2] == "overlay"
@@ -68,15 +68,24 @@ def test_mounts_inside(env, rootfs):
         assert node in devices
 
 
-def test_copy_on_write_between_containers(env, rootfs, digest):
-    before = digest(rootfs)
-    env.berth("run", "--name", "writer", "--network", "none", "dir:" + rootfs, "sh", "-c",
+def layer_dirs(env, image):
+    from berth.runtime.image.store import Store
+    store = Store(env.root)
+    return store.layer_dirs(store.resolve(image))
+
+
+def test_copy_on_write_between_containers(env, image, digest):
+    layers = layer_dirs(env, image)
+    before = [digest(layer) for layer in layers]
+    assert len(before[0]) > 40
+    env.berth("run", "--name", "writer", "--network", "none", image, "sh", "-c",
               "echo changed > /etc/motd; rm /bin/wc; touch /new-file")
-    reader = env.berth("run", "--rm", "--network", "none", "dir:" + rootfs, "sh", "-c",
+    reader = env.berth("run", "--rm", "--network", "none", image, "sh", "-c",
                        "cat /etc/motd; ls /bin/wc; ls /new-file 2>&1 || true").stdout
     assert reader.splitlines()[:2] == ["original", "/bin/wc"]
     assert "No such file" in reader
-    assert digest(rootfs) == before
+    assert [digest(layer) for layer in layers] == before
+    assert env.inspect("writer")["GraphDriver"]["Data"]["LowerDirs"] == layers
     upper = env.inspect("writer")["GraphDriver"]["Data"]["UpperDir"]
     with open(os.path.join(upper, "etc", "motd")) as handle:
         assert handle.read() == "changed\n"
@@ -86,14 +95,14 @@ def test_copy_on_write_between_containers(env, rootfs, digest):
     assert env.inspect("writer")["State"]["ExitCode"] == 0
 
 
-def test_vfs_driver_is_chosen_and_reported(env, rootfs):
+def test_vfs_driver_is_chosen_and_reported(env, image):
     env.env["BERTH_STORAGE_DRIVER"] = "vfs"
-    result = env.berth("run", "--name", "copy", "--network", "none", "dir:" + rootfs,
+    result = env.berth("run", "--name", "copy", "--network", "none", image,
                        "sh", "-c", "cat /proc/mounts | grep ' / '; echo x > /etc/motd")
     assert "WARNING: storage driver vfs" in result.stderr
     assert " overlay " not in result.stdout
     assert env.inspect("copy")["GraphDriver"]["Name"] == "vfs"
-    with open(os.path.join(rootfs, "etc", "motd")) as handle:
+    with open(os.path.join(layer_dirs(env, image)[0], "etc", "motd")) as handle:
         assert handle.read() == "original\n"
 
 

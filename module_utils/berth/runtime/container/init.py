@@ -120,7 +120,8 @@ def bind_mounts(root, mounts):
             via = "/proc/self/fd/%d" % fd
             syscalls.mount(source, via, None, syscalls.MS_BIND | syscalls.MS_REC)
             if mount.get("read_only"):
-                syscalls.mount(None, via, None,
+                # the fd still names the covered inode: remount through the new mountpoint
+                syscalls.mount(None, real, None,
                                syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY)
         finally:
             os.close(fd)
