@@ -92,7 +92,8 @@ class Endpoint(object):
         return "%s://%s%s%s" % (self.scheme, self.netloc, self.path_prefix, path)
 
     def __repr__(self):
-        return "%s://%s%s" % (self.scheme, self.netloc, "" if self.verify else " (insecure)")
+        unverified = self.scheme == "https" and not self.verify
+        return "%s://%s%s" % (self.scheme, self.netloc, " (TLS unverified)" if unverified else "")
 
 
 def _host_of(netloc):
@@ -105,12 +106,12 @@ class RegistryConfig(object):
     """What the daemon's registry flags say: mirrors, insecure registries, CA dirs.
 
     ``insecure`` holds host[:port] names and CIDRs, like ``--insecure-registry``;
-    loopback is always insecure.  ``certs_dirs`` are searched for
+    loopback is insecure too, as in Docker, unless ``loopback_insecure`` is False.  ``certs_dirs`` are searched for
     ``<host:port>/ca.crt`` (Docker's ``/etc/docker/certs.d`` layout).
     """
 
     def __init__(self, mirrors=(), insecure=(), certs_dirs=None, timeout=DEFAULT_TIMEOUT,
-                 attempts=DEFAULT_ATTEMPTS, backoff=1.0, index_url=HUB_INDEX_URL):
+                 attempts=DEFAULT_ATTEMPTS, backoff=1.0, index_url=HUB_INDEX_URL, loopback_insecure=True):
         self.mirrors = [m.rstrip("/") for m in mirrors]
         self.insecure = list(insecure)
         self.certs_dirs = list(certs_dirs) if certs_dirs is not None else [
@@ -119,6 +120,7 @@ class RegistryConfig(object):
         self.attempts = attempts
         self.backoff = backoff
         self.index_url = index_url.rstrip("/")
+        self.loopback_insecure = loopback_insecure
 
     @classmethod
     def from_daemon_json(cls, path, **overrides):
@@ -145,7 +147,7 @@ class RegistryConfig(object):
             address = ipaddress.ip_address(host)
         except ValueError:
             return host in self.insecure
-        if address.is_loopback:
+        if address.is_loopback and self.loopback_insecure:
             return True
         for item in self.insecure:
             try:
