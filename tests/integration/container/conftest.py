@@ -18,7 +18,7 @@ BUSYBOX = "/bin/busybox"
 APPLETS = ("sh", "true", "false", "id", "hostname", "cat", "sleep", "ls", "echo", "ps", "grep",
            "mount", "umount", "wc", "head", "env", "pwd", "touch", "mkdir", "rm", "stat", "nc",
            "wget", "ip", "dd", "yes", "seq", "printf", "kill", "mknod", "chmod", "ln", "readlink",
-           "sha256sum", "tail", "sed", "trap", "timeout", "httpd", "dmesg")
+           "sha256sum", "tail", "sed", "timeout", "httpd", "dmesg", "tr", "cut", "tty", "stty")
 
 
 def make_rootfs(path):
