@@ -106,10 +106,20 @@ def cmd_run(args):
     mgr = _manager(args)
     record = _create(args)
     if getattr(args, "detach", False):
-        mgr.start(record["Id"])
+        try:
+            mgr.start(record["Id"])
+        except ContainerError:
+            if args.rm:
+                mgr.remove(record["Id"], force=True, volumes=True)
+            raise
         print(record["Id"])
         return 0
-    return _attached_start(mgr, record["Id"], args.interactive, args.tty)
+    try:
+        return _attached_start(mgr, record["Id"], args.interactive, args.tty)
+    except ContainerError:
+        if args.rm:
+            mgr.remove(record["Id"], force=True, volumes=True)
+        raise
 
 
 def _tty_size():
@@ -310,13 +320,49 @@ def cmd_exec(args):
         if error:
             sys.stderr.write("OCI runtime exec failed: %s\n" % error)
         return _relay_pty(master, child, args.interactive)
-    stdin = sys.stdin.fileno() if args.interactive else os.open(os.devnull, os.O_RDONLY)
-    child, err_r = execute.spawn_exec(record, plan, [stdin, sys.stdout.fileno(), sys.stderr.fileno()])
+    # Pipes, never the caller's own descriptors: a host fd inside the container could be
+    # reopened through /proc/self/fd (CVE-2016-9962 class).
+    in_r, in_w = os.pipe() if args.interactive else (os.open(os.devnull, os.O_RDONLY), None)
+    out_r, out_w = os.pipe()
+    err_r2, err_w2 = os.pipe()
+    child, err_r = execute.spawn_exec(record, plan, [in_r, out_w, err_w2])
+    for fd in (in_r, out_w, err_w2):
+        os.close(fd)
     error = execute.read_error(err_r)
     if error:
         sys.stderr.write("OCI runtime exec failed: %s\n" % error)
+    _relay_pipes(in_w, {out_r: sys.stdout.buffer, err_r2: sys.stderr.buffer})
     _, status = os.waitpid(child, 0)
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def _relay_pipes(stdin_w, outputs):
+    """Copy our stdin into the exec'd process and its output pipes to ours until they close."""
+    stdin_fd = sys.stdin.fileno() if stdin_w is not None else None
+    while outputs:
+        readers = list(outputs) + ([stdin_fd] if stdin_fd is not None else [])
+        ready, _, _ = select.select(readers, [], [])
+        for fd in ready:
+            if fd == stdin_fd:
+                data = os.read(fd, 65536)
+                if data:
+                    try:
+                        os.write(stdin_w, data)
+                        continue
+                    except OSError:
+                        pass
+                os.close(stdin_w)
+                stdin_fd = stdin_w = None
+                continue
+            data = os.read(fd, 65536)
+            if not data:
+                os.close(fd)
+                del outputs[fd]
+                continue
+            outputs[fd].write(data)
+            outputs[fd].flush()
+    if stdin_w is not None:
+        os.close(stdin_w)
 
 
 def _relay_pty(master, child, interactive):
