@@ -18,9 +18,10 @@ author: berth
 options:
   action:
     description: C(auto) does what the recorded change needs (restart, reload, or nothing);
-      C(restart) and C(reload) force one.
+      C(restart) and C(reload) force one; C(none) does nothing (what a handler passes in check mode when
+      nothing was written).
     type: str
-    choices: [auto, restart, reload]
+    choices: [auto, restart, reload, none]
     default: auto
   timeout:
     description: Seconds dockerd has to become active and answer after a restart.
@@ -82,7 +83,7 @@ from ansible.module_utils.berth.hostprep.dockerd.validate import mask_url
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            action=dict(type="str", choices=["auto", "restart", "reload"], default="auto"),
+            action=dict(type="str", choices=["auto", "restart", "reload", "none"], default="auto"),
             timeout=dict(type="int", default=60),
             path=dict(type="path", default="/etc/docker/daemon.json"),
             state_dir=dict(type="path", default="/var/lib/berth/dockerd"),

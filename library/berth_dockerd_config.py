@@ -54,6 +54,11 @@ options:
   tls_key:
     description: dockerd's private key (C(tlskey)); refused when group or others have any access to it.
     type: path
+  check_tls_files:
+    description: Check the TLS files before naming them. Only for check mode, when an earlier task of the same
+      run would have copied them there.
+    type: bool
+    default: true
   registry_mirrors:
     description: Registry mirror URLs, C(http(s)://HOST[:PORT]) without a path.
     type: list
@@ -213,6 +218,7 @@ def main():
             tls_ca_cert=dict(type="path"),
             tls_cert=dict(type="path"),
             tls_key=dict(type="path", no_log=False),
+            check_tls_files=dict(type="bool", default=True),
             registry_mirrors=dict(type="list", elements="str", default=[]),
             insecure_registries=dict(type="list", elements="str", default=[]),
             selinux_enabled=dict(type="bool"),

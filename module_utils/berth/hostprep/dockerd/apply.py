@@ -170,8 +170,6 @@ def apply(action, path, state_dir, run, timeout=60):
         action = pending.get("action", "none") if pending else "none"
     result = {"action": action, "rolled_back": False, "elapsed": 0.0}
     if action == "none":
-        if pending:
-            state.clear_pending(state_dir)
         return result
     config = _live_config(path)
     started = time.time()

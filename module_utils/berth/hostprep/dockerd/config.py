@@ -186,8 +186,9 @@ def listener_settings(params, warnings):
         warnings.append("dockerd listens on %s without TLS: the port is root-equivalent for anyone who reaches "
                         "it (CIS Docker 2.7)" % tcp)
     if given:
-        for name, value in tls_paths:
-            check_tls_file(name, value)
+        if params.get("check_tls_files", True):
+            for name, value in tls_paths:
+                check_tls_file(name, value)
         out["tlsverify"] = True
         out["tlscacert"] = params["tls_ca_cert"]
         out["tlscert"] = params["tls_cert"]
