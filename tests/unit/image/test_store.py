@@ -119,3 +119,10 @@ def test_images_listing_newest_first(store):
     old = make_image(store, [BASE], ["old:1"], created="2025-01-01T00:00:00Z")
     new = make_image(store, [APP], ["new:1"], created="2026-06-01T00:00:00Z")
     assert [i.id for i in store.images()] == [new.id, old.id]
+
+
+def test_orphan_lock_file_of_a_dead_process_is_removed(store):
+    with open(os.path.join(store.tmp_dir, "0123.lock"), "w"):
+        pass
+    assert store.remove_stale_work() == 1
+    assert os.listdir(store.tmp_dir) == []

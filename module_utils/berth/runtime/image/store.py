@@ -128,15 +128,34 @@ class ImageRecord(object):
         return "ImageRecord(%s, %r)" % (self.short_id, self.repo_tags)
 
 
+def _lock_if_current(lock_path, blocking):
+    """flock ``lock_path`` (created if missing); None if busy or if it was unlinked meanwhile.
+
+    The inode check closes the race with a cleaner that removes a lock file
+    between our open and our flock: a lock on an unlinked file protects nothing.
+    """
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(fd).st_ino != os.stat(lock_path).st_ino:
+            raise FileNotFoundError(lock_path)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 class Work(object):
     """A private scratch directory under ``tmp/``, marked live by an flock."""
 
     def __init__(self, tmp_dir):
-        self.name = uuid.uuid4().hex
-        self.path = os.path.join(tmp_dir, self.name)
-        self._lock_path = self.path + ".lock"
-        self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        while True:
+            self.name = uuid.uuid4().hex
+            self.path = os.path.join(tmp_dir, self.name)
+            self._lock_path = self.path + ".lock"
+            self._lock_fd = _lock_if_current(self._lock_path, blocking=True)
+            if self._lock_fd is not None:
+                break
         os.mkdir(self.path, 0o700)
 
     def file(self, name):
@@ -191,17 +210,10 @@ class Store(object):
         except FileNotFoundError:
             return 0
         removed = 0
-        for name in names:
-            if name.endswith(".lock"):
-                continue
+        for name in sorted({n[:-len(".lock")] if n.endswith(".lock") else n for n in names}):
             lock_path = os.path.join(self.tmp_dir, name + ".lock")
-            fd = None
-            try:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                if fd is not None:
-                    os.close(fd)
+            fd = _lock_if_current(lock_path, blocking=False)
+            if fd is None:
                 continue
             try:
                 path = os.path.join(self.tmp_dir, name)
