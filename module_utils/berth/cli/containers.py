@@ -306,19 +306,28 @@ def cmd_exec(args):
             raise ContainerError(error)
         return 0
     if args.tty:
-        import pty
-        master, slave = pty.openpty()
-        size = _tty_size()
-        if size:
-            import fcntl
-            import struct
-            import termios
-            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
-        child, err_r = execute.spawn_exec(record, plan, [slave, slave, slave])
-        os.close(slave)
+        import socket
+        import struct
+        plan["tty_size"] = _tty_size()
+        parent, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        null = os.open(os.devnull, os.O_RDWR)
+        child, err_r = execute.spawn_exec(record, plan, [null, null, null],
+                                          console_fd=child_sock.fileno())
+        child_sock.close()
+        os.close(null)
         error = execute.read_error(err_r)
         if error:
             sys.stderr.write("OCI runtime exec failed: %s\n" % error)
+        parent.settimeout(10)
+        try:
+            _, ancillary, _, _ = parent.recvmsg(1, socket.CMSG_LEN(4))
+        except OSError:
+            ancillary = []
+        parent.close()
+        if not ancillary:
+            _, status = os.waitpid(child, 0)
+            return 126
+        master = struct.unpack("i", ancillary[0][2][:4])[0]
         return _relay_pty(master, child, args.interactive)
     # Pipes, never the caller's own descriptors: a host fd inside the container could be
     # reopened through /proc/self/fd (CVE-2016-9962 class).

@@ -5,7 +5,10 @@ cgroups, setns into its namespaces (mount last: it changes the root), fork
 again so the process is inside the pid namespace, then the same credential
 steps as the container's own init (caps, user, no_new_privs, seccomp).
 """
+import fcntl
 import os
+import struct
+import termios
 
 from .. import syscalls
 from . import caps, cgroups, init, seccomp, spec, state
@@ -52,8 +55,12 @@ def exec_plan(record, argv, env=None, user=None, workdir=None, privileged=False,
     }
 
 
-def spawn_exec(record, plan, stdio, detach=False):
-    """Fork the exec'd process; returns the pid of the intermediate that reports its exit."""
+def spawn_exec(record, plan, stdio, detach=False, console_fd=None):
+    """Fork the exec'd process; returns the pid of the intermediate that reports its exit.
+
+    With ``console_fd`` (a unix socket), the process gets a pty opened inside the
+    container and the master is sent back over that socket.
+    """
     pid = record["State"]["Pid"]
     if not record["State"]["Running"] or not state.process_alive(
             pid, record.get("Berth", {}).get("StartTicks")):
@@ -75,6 +82,15 @@ def spawn_exec(record, plan, stdio, detach=False):
             for fd, flag in namespaces:
                 syscalls.setns(fd, flag)
                 os.close(fd)
+            if console_fd is not None:
+                # a pty of the container's devpts (we now see its /dev), master to the caller
+                master, slave = os.openpty()
+                if plan.get("tty_size"):
+                    rows, cols = plan["tty_size"]
+                    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+                init.send_fd(console_fd, master)
+                os.close(master)
+                stdio = [slave, slave, slave]
             grandchild = os.fork()
             if grandchild == 0:
                 _exec_inside(plan, stdio, err_w)
@@ -101,7 +117,7 @@ def _exec_inside(plan, stdio, err_w):
     try:
         init.reset_signals()
         if plan["tty"]:
-            init.set_up_stdio(plan, stdio)
+            init.set_up_stdio(dict(plan, console_fd=None), stdio)
         else:
             for target, fd in enumerate(stdio):
                 if fd != target:

@@ -8,12 +8,15 @@ could take a lock held by another thread of the parent, no interpreter start.
 Every module the child needs is imported at the top of this file: after
 pivot_root the package's files are out of reach.
 """
+import array
 import errno
 import fcntl
 import json
 import os
 import signal
+import socket
 import stat
+import struct
 import termios
 
 from .. import syscalls
@@ -268,11 +271,37 @@ def reset_signals():
 def set_up_stdio(plan, stdio):
     """Own session; with a tty, the pty slave becomes the controlling terminal."""
     os.setsid()
-    if plan.get("tty"):
+    if plan.get("tty") and plan.get("console_fd") is None:
         fcntl.ioctl(stdio[0], termios.TIOCSCTTY, 0)
     for target, fd in enumerate(stdio):
         if fd != target:
             os.dup2(fd, target)
+
+
+def send_fd(sock_fd, fd):
+    """Pass ``fd`` over a unix socket (SCM_RIGHTS), as runc's --console-socket does."""
+    sock = socket.socket(fileno=sock_fd)
+    try:
+        sock.sendmsg([b"M"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+    finally:
+        sock.close()
+
+
+def open_console(console_fd, size):
+    """A pty from the container's own devpts (call after pivot_root); the master goes out.
+
+    openpty(3) opens /dev/ptmx, which now is the container's pts/ptmx, so the
+    terminal is /dev/pts/N inside the container, like Docker's.
+    """
+    master, slave = os.openpty()
+    if size:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    os.close(slave)
+    send_fd(console_fd, master)
+    os.close(master)
 
 
 def run_container(plan, stdio, go_fd, error_fd):
@@ -296,6 +325,8 @@ def run_container(plan, stdio, go_fd, error_fd):
     mount_sys(root, read_only=not plan["privileged"])
     bind_mounts(root, plan["mounts"])
     pivot_into(root)
+    if plan.get("console_fd") is not None:
+        open_console(plan["console_fd"], plan.get("tty_size"))
     if not plan["privileged"]:
         mask_paths(plan["masked_paths"])
         readonly_paths(plan["readonly_paths"])

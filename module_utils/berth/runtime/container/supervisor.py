@@ -29,7 +29,6 @@ import errno
 import fcntl
 import json
 import os
-import pty
 import selectors
 import signal
 import socket
@@ -99,6 +98,7 @@ class Running(object):
         self.network_obj = None
         self.bindings = []
         self.started = 0.0
+        self.console = None
 
 
 class Supervisor(object):
@@ -440,8 +440,17 @@ class Supervisor(object):
         child_fds = []
         try:
             stdio = self._make_stdio(running, record, tty_size, child_fds)
+            if running.console is not None:
+                plan["console_fd"] = child_fds[0]
+                plan["tty_size"] = tty_size
             pid = self._fork_container(plan, stdio, cgroup, child_fds, running, record)
+            if running.console is not None:
+                master = self._receive_console(running.console)
+                running.outputs[master] = "stdout"
+                running.stdin_fd = master
         except BaseException:
+            if running.console is not None:
+                running.console.close()
             for fd in list(running.outputs) + ([running.stdin_fd] if running.stdin_fd else []):
                 try:
                     os.close(fd)
@@ -483,13 +492,13 @@ class Supervisor(object):
     def _make_stdio(self, running, record, tty_size, child_fds):
         config = record["Config"]
         if config.get("Tty"):
-            master, slave = pty.openpty()
-            if tty_size:
-                self._set_winsize(master, tty_size[0], tty_size[1])
-            child_fds.append(slave)
-            running.outputs[master] = "stdout"
-            running.stdin_fd = master
-            return [slave, slave, slave]
+            # the container opens its pty from its own devpts and sends us the master
+            parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            running.console = parent
+            child_fds.append(child.detach())
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            child_fds.append(null)
+            return [null, null, null]
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         running.outputs[out_r] = "stdout"
@@ -560,6 +569,18 @@ class Supervisor(object):
             self._release_network(running)
             raise ContainerError("OCI runtime create failed: %s (exit %d)" % (error, exit_code_of(status)))
         return pid
+
+    @staticmethod
+    def _receive_console(sock):
+        sock.settimeout(10)
+        try:
+            _, ancillary, _, _ = sock.recvmsg(1, socket.CMSG_LEN(4))
+        finally:
+            sock.close()
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                return struct.unpack("i", data[:4])[0]
+        raise ContainerError("the container did not hand over its terminal")
 
     @staticmethod
     def _read_error(fd):
