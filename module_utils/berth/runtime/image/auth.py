@@ -9,7 +9,6 @@ import base64
 import json
 import os
 
-from ...common.atomic import atomic_write
 from .errors import BerthError
 
 HUB_AUTH_KEY = "https://index.docker.io/v1/"
@@ -58,6 +57,7 @@ class CredentialStore(object):
     def set(self, domain, user, password):
         data = self._load()
         token = base64.b64encode(("%s:%s" % (user, password)).encode("utf-8")).decode("ascii")
+        from ...common.atomic import atomic_write
         data.setdefault("auths", {})[auth_key(domain)] = {"auth": token}
         os.makedirs(self.config_dir, 0o700, exist_ok=True)
         atomic_write(self.path, json.dumps(data, indent="\t", sort_keys=True) + "\n", mode=0o600)
@@ -68,5 +68,6 @@ class CredentialStore(object):
         if auth_key(domain) not in auths:
             return False
         del auths[auth_key(domain)]
+        from ...common.atomic import atomic_write
         atomic_write(self.path, json.dumps(data, indent="\t", sort_keys=True) + "\n", mode=0o600)
         return True

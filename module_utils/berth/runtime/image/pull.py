@@ -11,14 +11,11 @@ import json
 import os
 import queue
 import threading
-import zlib
 
 from . import reference
 from .errors import BerthError, IntegrityError, RegistryError, UnpackError
-from .hostarch import host_platform
 from .registry import INDEX_TYPES, MANIFEST_TYPES, Repository
 from .store import chain_ids
-from .unpack import decompressed, unpack
 
 MAX_CONCURRENT_DOWNLOADS = 3
 _END = object()
@@ -40,6 +37,7 @@ def short(digest):
 
 def select_manifest(index, platform=None):
     """Pick the index entry for ``platform`` (``(os, arch, variant)``; default: this host)."""
+    from .hostarch import host_platform
     want_os, want_arch, want_variant = platform or host_platform()
     candidates = []
     for entry in index.get("manifests") or []:
@@ -179,6 +177,9 @@ class Puller(object):
 
     def _pull_layer(self, repo, desc, diff_id, chain, cancel):
         """Fetch | inflate | unpack, each stage in its own thread, then verify and commit."""
+        import zlib
+
+        from .unpack import decompressed, unpack
         digest = desc["digest"]
         size = desc.get("size")
         sid = short(digest)

@@ -18,7 +18,6 @@ What it does, in the order a pull meets it:
 """
 import base64
 import http.client
-import ipaddress
 import json
 import os
 import re
@@ -140,6 +139,7 @@ class RegistryConfig(object):
     def is_insecure(self, netloc):
         if netloc in self.insecure:
             return True
+        import ipaddress
         host = _host_of(netloc)
         if host == "localhost":
             host = "127.0.0.1"

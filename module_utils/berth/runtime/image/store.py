@@ -46,21 +46,39 @@ plus garbage in ``tmp/`` that the next writer removes.
 """
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
-import shutil
 import time
-import uuid
 
-from ...common.atomic import atomic_write, locked
-from . import reference
 from .errors import ImageConflict, ImageNotFound, InvalidReference
+
+# Imported where used, so that listing images (the hot path of `berth images`)
+# loads neither hashlib, tempfile, shutil nor the reference grammar.
+
+
+def atomic_write(path, data, mode=0o644):
+    from ...common.atomic import atomic_write as write
+    write(path, data, mode=mode)
+
+
+def locked(path):
+    from ...common.atomic import locked as lock
+    return lock(path)
+
+
+def _rmtree(path):
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _new_name():
+    return os.urandom(16).hex()
 
 DEFAULT_ROOT = "/var/lib/berth"
 
 
 def sha256_hex(data):
+    import hashlib
     return hashlib.sha256(data).hexdigest()
 
 
@@ -150,7 +168,7 @@ class Work(object):
 
     def __init__(self, tmp_dir):
         while True:
-            self.name = uuid.uuid4().hex
+            self.name = _new_name()
             self.path = os.path.join(tmp_dir, self.name)
             self._lock_path = self.path + ".lock"
             self._lock_fd = _lock_if_current(self._lock_path, blocking=True)
@@ -163,7 +181,7 @@ class Work(object):
 
     def close(self):
         if os.path.lexists(self.path):
-            shutil.rmtree(self.path, ignore_errors=True)
+            _rmtree(self.path)
         with contextlib.suppress(OSError):
             os.unlink(self._lock_path)
         if self._lock_fd is not None:
@@ -218,7 +236,7 @@ class Store(object):
             try:
                 path = os.path.join(self.tmp_dir, name)
                 if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
+                    _rmtree(path)
                 else:
                     with contextlib.suppress(OSError):
                         os.unlink(path)
@@ -295,9 +313,9 @@ class Store(object):
 
     def _discard(self, path):
         """Rename ``path`` into tmp (atomic), then delete it: a kill never leaves half a layer live."""
-        trash = os.path.join(self.tmp_dir, "trash-" + uuid.uuid4().hex)
+        trash = os.path.join(self.tmp_dir, "trash-" + _new_name())
         os.rename(path, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        _rmtree(trash)
 
     # -- index -------------------------------------------------------------
     def _load_index(self):
@@ -408,6 +426,7 @@ class Store(object):
         return self._lookup(index, ref_or_id)
 
     def _lookup(self, index, ref_or_id):
+        from . import reference
         text = ref_or_id.strip()
         if text.startswith("sha256:") and len(text) == 71:
             if self.has_image(text):
@@ -444,6 +463,7 @@ class Store(object):
 
     def tag(self, source, target):
         """Point the tag ``target`` at the image ``source`` names."""
+        from . import reference
         ref = reference.parse(target)
         if ref.digest:
             raise InvalidReference("refusing to create a tag with a digest reference: %s" % target)
@@ -484,6 +504,7 @@ class Store(object):
         (each image is its own list of layers), so there is nothing else to prune.
         """
         del prune
+        from . import reference
         events = []
         with self.lock():
             index = self._load_index()
