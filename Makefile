@@ -7,12 +7,12 @@ LANE ?= legacy
 VENV := .venv-$(LANE)
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-HOST_PKGS := python3-venv docker.io debootstrap iptables openssh-client openssl docker-registry skopeo
+HOST_PKGS := python3-venv docker.io debootstrap iptables openssh-client openssl docker-registry skopeo chromium
 LAB_HOSTS ?= 3
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all deps venv engine demo lab-up lab-down test test-lanes lint unit integration e2e e2e-modern bench clean
+.PHONY: all deps venv engine demo lab-up lab-down drift test lint unit integration e2e e2e-modern bench clean
 
 all: test
 
@@ -33,7 +33,12 @@ engine: deps
 demo: venv engine
 	$(BIN)/ansible-playbook -i localhost, playbooks/lab.yml -e lab_state=present -e lab_hosts=$(LAB_HOSTS)
 	$(BIN)/ansible-playbook -i inventory/lab.ini site.yml
-	$(BIN)/ansible all -i inventory/lab.ini -m ansible.builtin.ping -o
+	$(BIN)/python bin/berth-drift -i inventory/lab.ini
+
+# Drift check of a fleet (default: the lab): exit 0 in sync, 2 drift, 3 unreachable or failed.
+INVENTORY ?= inventory/lab.ini
+drift: venv
+	$(BIN)/python bin/berth-drift -i $(INVENTORY)
 
 lab-up: venv engine
 	$(BIN)/ansible-playbook -i localhost, playbooks/lab.yml -e lab_state=present -e lab_hosts=$(LAB_HOSTS)

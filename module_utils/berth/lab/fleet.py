@@ -33,6 +33,7 @@ FIRST_HOST_OFFSET = 10
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2",
     "ca-certificates", "sudo", "gnupg", "procps", "kmod",
+    "netbase",  # /etc/protocols and /etc/services, which every real server has (firewalld needs them)
 )
 # Bump when the customisation below changes, so a stale cached image is not reused.
 IMAGE_RECIPE_VERSION = "1"
