@@ -25,6 +25,7 @@ import errno
 import os
 import shutil
 import stat
+import struct
 import tarfile
 import zlib
 from collections import deque
@@ -238,6 +239,59 @@ def _text(value):
     return value
 
 
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s8s8s155s")
+_POSIX_MAGIC = b"ustar\x00"
+_GNU_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.GNUTYPE_SPARSE)
+
+
+class Header(object):
+    __slots__ = ("name", "linkname", "size", "mode", "uid", "gid", "mtime", "type", "devmajor", "devminor")
+
+
+def _number(field):
+    """A numeric header field: octal text, or GNU base-256 when the high bit is set."""
+    if field[0] & 0x80:
+        value = int.from_bytes(field[1:], "big")
+        return -value if field[0] == 0xff else value
+    text = field.split(b"\0", 1)[0].strip()
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise UnpackError("bad number %r in tar header" % field)
+
+
+def _name(field):
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def parse_header(block, offset=0):
+    """Decode one 512-byte ustar/GNU/pax header block (checksum verified)."""
+    (name, mode, uid, gid, size, mtime, chksum, kind, linkname, magic, _version, _uname, _gname,
+     devmajor, devminor, prefix) = _HEADER.unpack_from(block)
+    expected = _number(chksum)
+    unsigned = sum(block) - sum(block[148:156]) + 256
+    if expected != unsigned:
+        signed = unsigned - sum(256 for b in block[:148] + block[156:] if b > 127)
+        if expected != signed:
+            raise UnpackError("bad tar header checksum at offset %d" % offset)
+    header = Header()
+    header.type = kind if kind != b"\0" else tarfile.AREGTYPE
+    header.name = _name(name)
+    if magic == _POSIX_MAGIC and prefix[0] and header.type not in _GNU_TYPES:
+        header.name = _name(prefix) + "/" + header.name
+    if header.type in (tarfile.AREGTYPE, tarfile.REGTYPE) and header.name.endswith("/"):
+        header.type = tarfile.DIRTYPE
+    header.linkname = _name(linkname)
+    header.size = _number(size)
+    header.mode = _number(mode)
+    header.uid = _number(uid)
+    header.gid = _number(gid)
+    header.mtime = _number(mtime)
+    header.devmajor = _number(devmajor) if devmajor[0] else 0
+    header.devminor = _number(devminor) if devminor[0] else 0
+    return header
+
+
 def iter_entries(reader):
     """Yield ``(Entry, reader)`` for each member; the caller consumes the data."""
     pax = {}
@@ -251,10 +305,7 @@ def iter_entries(reader):
             raise UnpackError("tar stream is truncated")
         if block.count(b"\0") == BLOCK:
             return
-        try:
-            info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
-        except tarfile.HeaderError as err:
-            raise UnpackError("bad tar header at offset %d: %s" % (reader.consumed - BLOCK, err))
+        info = parse_header(block, reader.consumed - BLOCK)
         size = info.size
         if "size" in pax:
             size = int(pax["size"])
@@ -323,6 +374,13 @@ class LayerWriter(object):
         self.dirs = {}
         self.entries = 0
         self.content_size = 0
+        # The root starts empty and only this writer fills it, so what exists
+        # is known without asking the kernel: relpath -> True (directory) / False.
+        if os.listdir(self.root):
+            raise UnpackError("refusing to unpack into %s: it is not empty" % self.root)
+        self.existing = {}
+        self.owner_is_root = self.privileged and os.getegid() == 0
+        self.umask = _process_umask()
 
     # -- path resolution -------------------------------------------------
     def resolve(self, relpath):
@@ -362,42 +420,38 @@ class LayerWriter(object):
         """Create ``relpath`` (already resolved) and its parents as directories."""
         if not relpath:
             return
-        path = self._abs(relpath)
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            parent = relpath.rpartition("/")[0]
-            self._ensure_dir(parent)
-            os.mkdir(path, 0o755)
+        is_dir = self.existing.get(relpath)
+        if is_dir:
             return
-        if not stat.S_ISDIR(st.st_mode):
+        if is_dir is not None:
             raise UnpackError("cannot create %r: a parent is not a directory" % relpath)
+        self._ensure_dir(relpath.rpartition("/")[0])
+        os.mkdir(self._abs(relpath), 0o755)
+        self.existing[relpath] = True
 
-    def _forget(self, relpath):
-        """Drop symlink bookkeeping for ``relpath`` and everything below it."""
-        if relpath in self.symlinks:
-            del self.symlinks[relpath]
-        prefix = relpath + "/"
-        for key in [k for k in self.symlinks if k.startswith(prefix)]:
-            del self.symlinks[key]
-        for key in [k for k in self.dirs if k == relpath or k.startswith(prefix)]:
-            del self.dirs[key]
+    def _forget(self, relpath, was_dir):
+        """Drop the bookkeeping for ``relpath`` (and, for a directory, everything below it)."""
+        self.existing.pop(relpath, None)
+        self.symlinks.pop(relpath, None)
+        self.dirs.pop(relpath, None)
+        if was_dir:
+            prefix = relpath + "/"
+            for table in (self.existing, self.symlinks, self.dirs):
+                for key in [k for k in table if k.startswith(prefix)]:
+                    del table[key]
 
     def _clear(self, relpath, keep_dir):
         """Remove what is at ``relpath`` unless it is a directory and ``keep_dir``."""
-        path = self._abs(relpath)
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
+        is_dir = self.existing.get(relpath)
+        if is_dir is None:
             return False
-        if stat.S_ISDIR(st.st_mode):
+        if is_dir:
             if keep_dir:
                 return True
-            self._forget(relpath)
-            shutil.rmtree(path)
-            return False
-        self._forget(relpath)
-        os.unlink(path)
+            shutil.rmtree(self._abs(relpath))
+        else:
+            os.unlink(self._abs(relpath))
+        self._forget(relpath, is_dir)
         return False
 
     # -- entries ---------------------------------------------------------
@@ -426,21 +480,25 @@ class LayerWriter(object):
             existed = self._clear(relpath, keep_dir=True)
             if not existed:
                 os.mkdir(path, 0o700)
+                self.existing[relpath] = True
             self._set_owner(path, entry)
             self._set_xattrs(path, entry.xattrs, follow=True)
             self.dirs[relpath] = entry
             return
         if kind in _REGULAR_TYPES:
             self._clear(relpath, keep_dir=False)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            mode = entry.mode & 0o7777
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode & 0o777)
+            self.existing[relpath] = False
             try:
                 if reader.copy_to(fd, entry.size) != entry.size:
                     raise UnpackError("tar stream is truncated inside %r" % entry.name)
                 self.content_size += entry.size
                 reader.skip(padded - entry.size)
-                if self.privileged:
+                if self.privileged and (entry.uid or entry.gid or not self.owner_is_root):
                     os.fchown(fd, entry.uid, entry.gid)
-                os.fchmod(fd, entry.mode & 0o7777)
+                if mode != mode & 0o777 & ~self.umask:
+                    os.fchmod(fd, mode)
                 self._set_xattrs(fd, entry.xattrs, follow=True)
                 os.utime(fd, ns=(int(entry.mtime * 1e9),) * 2)
             finally:
@@ -450,6 +508,7 @@ class LayerWriter(object):
         if kind == tarfile.SYMTYPE:
             self._clear(relpath, keep_dir=False)
             os.symlink(entry.linkname, path)
+            self.existing[relpath] = False
             self.symlinks[relpath] = entry.linkname
             self._finish_link(path, entry)
         elif kind == tarfile.LNKTYPE:
@@ -463,6 +522,7 @@ class LayerWriter(object):
                     raise UnpackError("device node %r in layer needs root to create" % entry.name)
                 fmt = stat.S_IFCHR if kind == tarfile.CHRTYPE else stat.S_IFBLK
                 os.mknod(path, fmt | 0o600, os.makedev(entry.devmajor, entry.devminor))
+            self.existing[relpath] = False
             if self.privileged:
                 os.lchown(path, entry.uid, entry.gid)
             os.chmod(path, entry.mode & 0o7777)
@@ -479,17 +539,17 @@ class LayerWriter(object):
         tparent = self.resolve(tparent)
         trel = tparent + "/" + tbase if tparent else tbase
         tpath = self._abs(trel)
-        try:
-            st = os.lstat(tpath)
-        except FileNotFoundError:
+        target_is_dir = self.existing.get(trel)
+        if target_is_dir is None:
             raise UnpackError("hardlink %r points at %r, which is not in the layer"
                               % (entry.name, entry.linkname))
-        if stat.S_ISDIR(st.st_mode):
+        if target_is_dir:
             raise UnpackError("hardlink %r points at a directory" % entry.name)
         if trel == relpath:
             return
         self._clear(relpath, keep_dir=False)
         os.link(tpath, path, follow_symlinks=False)
+        self.existing[relpath] = False
         if trel in self.symlinks:
             self.symlinks[relpath] = self.symlinks[trel]
 
@@ -507,20 +567,20 @@ class LayerWriter(object):
         self._ensure_dir(parent)
         relpath = parent + "/" + hidden if parent else hidden
         path = self._abs(relpath)
-        if os.path.lexists(path):
+        if relpath in self.existing:
             return  # this layer itself provides NAME; it already hides the lower one
         if not self.privileged:
             raise UnpackError("whiteout %r needs root to create (a 0:0 character device)" % original)
         os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+        self.existing[relpath] = False
 
     # -- metadata ----------------------------------------------------------
     def _set_owner(self, path, entry):
-        if self.privileged:
+        if self.privileged and (entry.uid or entry.gid or not self.owner_is_root):
             os.lchown(path, entry.uid, entry.gid)
 
     def _finish_link(self, path, entry):
-        if self.privileged:
-            os.lchown(path, entry.uid, entry.gid)
+        self._set_owner(path, entry)
         self._set_xattrs(path, entry.xattrs, follow=False)
         try:
             os.utime(path, ns=(int(entry.mtime * 1e9),) * 2, follow_symlinks=False)
@@ -553,6 +613,19 @@ class LayerWriter(object):
             path = self._abs(relpath)
             os.chmod(path, entry.mode & 0o7777)
             os.utime(path, ns=(int(entry.mtime * 1e9),) * 2)
+
+
+def _process_umask():
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def unpack(chunks, root, privileged=None):
