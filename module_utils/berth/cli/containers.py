@@ -736,8 +736,23 @@ def _containers_parser(sub, name, handler, help_text, multiple=True):
     return parser
 
 
-def add_parsers(sub):
-    """Register the container verbs on an argparse ``add_subparsers()`` object."""
+class _OnlyVerb(object):
+    """An add_subparsers() stand-in that builds the parser of one verb only (start-up time)."""
+
+    def __init__(self, sub, verb):
+        self.sub = sub
+        self.verb = verb
+
+    def add_parser(self, name, **kwargs):
+        if name == self.verb:
+            return self.sub.add_parser(name, **kwargs)
+        return argparse.ArgumentParser(add_help=False)
+
+
+def add_parsers(sub, only=None):
+    """Register the container verbs (or ``only`` that one) on an ``add_subparsers()`` object."""
+    if only is not None:
+        sub = _OnlyVerb(sub, only)
     parser = sub.add_parser("create", help="Create a new container", add_help=False)
     _add_create_options(parser)
     parser.set_defaults(func=cmd_create)
@@ -833,7 +848,7 @@ def run(verb, argv, context):
     if verb == "inspect":
         return _inspect_any(argv, context)
     parser = argparse.ArgumentParser(prog="berth")
-    add_parsers(parser.add_subparsers(dest="verb"))
+    add_parsers(parser.add_subparsers(dest="verb"), only=verb)
     args = parser.parse_args([verb] + list(argv))
     args.root = context.root
     if not getattr(args, "func", None):

@@ -33,10 +33,9 @@ class Manager(object):
         if image.id.startswith("dir:"):
             rootfs.check_special_dirs(image.layers[0])
         container_id = spec.new_container_id()
-        taken = {r["Name"].lstrip("/") for r in self.store.all()}
-        name = spec.validate_name(options["name"]) if options.get("name") else spec.random_name(taken)
-        record = spec.build_record(container_id, name, image.id, image_ref, image.config, options,
-                                   logs.rfc3339_nano())
+        name = spec.validate_name(options["name"]) if options.get("name") else None
+        record = spec.build_record(container_id, name or "pending", image.id, image_ref,
+                                   image.config, options, logs.rfc3339_nano())
         driver, reason = rootfs.choose_driver(self.root, os.environ.get("BERTH_STORAGE_DRIVER"))
         record["Mounts"] = [self._volume_mount(v) for v in options.get("volumes", [])]
         record["LogPath"] = self.store.path(container_id, "container.log")
@@ -44,7 +43,16 @@ class Manager(object):
         record["HostsPath"] = self.store.path(container_id, "hosts")
         record["ResolvConfPath"] = self.store.path(container_id, "resolv.conf")
         record["Berth"] = {"StorageReason": reason}
-        self.store.create(record)
+        if name:
+            self.store.create(record)
+        else:
+            for attempt in range(20):
+                record["Name"] = "/" + spec.random_name(()) if attempt < 10 else "/" + container_id[:12]
+                try:
+                    self.store.create(record)
+                    break
+                except Conflict:
+                    continue
         try:
             directory = self.store.dir(container_id)
             data = {"MergedDir": os.path.join(directory, "merged")}
@@ -58,9 +66,9 @@ class Manager(object):
                 data["MergedDir"] = os.path.join(directory, "rootfs")
                 rootfs.copy_layers(image.layers, data["MergedDir"])
             record["GraphDriver"] = {"Name": driver, "Data": data}
-            self.store.save(record)
+            self.store.save(record, durable=True)
         except BaseException:
-            self.store.remove(container_id)
+            self.store.remove(container_id, record["Name"])
             raise
         return record, reason
 
@@ -208,14 +216,12 @@ class Manager(object):
     def rename(self, ref, new_name):
         record = self.get(ref)
         new = "/" + spec.validate_name(new_name)
-        with state.locked(self.store.names_lock):
-            for other in self.store.all():
-                if other["Name"] == new:
-                    raise Conflict('Conflict. The container name "%s" is already in use' % new)
+        self.store.claim_name(new, record["Id"])
 
-            def change(rec):
-                rec["Name"] = new
-            self.store.update(record["Id"], change)
+        def change(rec):
+            rec["Name"] = new
+        self.store.update(record["Id"], change)
+        self.store.release_name(record["Name"], record["Id"])
 
     def prune(self):
         removed = []
@@ -242,7 +248,7 @@ def remove_files(store, record, volumes):
         for mount in record.get("Mounts", []):
             if mount.get("Anonymous") and mount.get("Name"):
                 shutil.rmtree(os.path.join(store.volumes, mount["Name"]), ignore_errors=True)
-    store.remove(record["Id"])
+    store.remove(record["Id"], record["Name"])
 
 
 def images_in_use(image_store):

@@ -10,12 +10,40 @@ import os
 import shutil
 import time
 
-from ...common.atomic import atomic_write, locked
+from ...common.atomic import fsync_directory, locked
 from . import logs
 from .errors import Conflict, NotFound
 
 RECORD = "config.v2.json"
+NAMES = "names"
 UNKNOWN_EXIT = 255  # exit status lost with its supervisor, as dockerd reports it
+
+
+def replace_file(path, data, durable=False, mode=0o600):
+    """Temp file + rename, so readers see the old or the new content, never half.
+
+    ``durable`` adds the fsyncs (file and directory) that make the new content
+    survive a power cut: used for a container's creation, not for the state
+    changes of a running container (a reboot rewrites those: see refresh) nor
+    for files regenerated at every start.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    if durable:
+        fsync_directory(os.path.dirname(path))
 
 
 def process_start_ticks(pid):
@@ -61,7 +89,7 @@ class ContainerStore(object):
 
     def ids(self):
         try:
-            return [n for n in os.listdir(self.base) if len(n) == 64]
+            return [n for n in os.listdir(self.base) if len(n) == 64 and n != NAMES]
         except OSError:
             return []
 
@@ -72,21 +100,53 @@ class ContainerStore(object):
         except (OSError, ValueError):
             raise NotFound("No such container: %s" % container_id) from None
 
-    def save(self, record):
-        atomic_write(self.path(record["Id"], RECORD), json.dumps(record, indent=None, sort_keys=True),
-                     mode=0o600)
+    def save(self, record, durable=False):
+        replace_file(self.path(record["Id"], RECORD), json.dumps(record, sort_keys=True), durable)
+
+    def _name_link(self, name):
+        return os.path.join(self.base, NAMES, name.lstrip("/"))
+
+    def claim_name(self, name, container_id):
+        """Take ``name`` for a container: one symlink, created atomically (EEXIST = taken)."""
+        link = self._name_link(name)
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        with locked(self.names_lock):
+            try:
+                os.symlink(container_id, link)
+                return
+            except FileExistsError:
+                holder = os.readlink(link)
+                if os.path.exists(self.path(holder, RECORD)) and holder != container_id:
+                    raise Conflict(
+                        'Conflict. The container name "/%s" is already in use by container "%s". '
+                        "You have to remove (or rename) that container to be able to reuse that name."
+                        % (name.lstrip("/"), holder)) from None
+                os.unlink(link)  # left by a container removed while it was being created
+                os.symlink(container_id, link)
+
+    def release_name(self, name, container_id):
+        link = self._name_link(name)
+        try:
+            if os.readlink(link) == container_id:
+                os.unlink(link)
+        except OSError:
+            pass
+
+    def id_for_name(self, name):
+        try:
+            return os.readlink(self._name_link(name))
+        except OSError:
+            return None
 
     def create(self, record):
-        """Write a new record; the name is checked and taken under one global lock."""
-        with locked(self.names_lock):
-            for other in self.all():
-                if other["Name"] == record["Name"]:
-                    raise Conflict(
-                        'Conflict. The container name "%s" is already in use by container "%s". '
-                        "You have to remove (or rename) that container to be able to reuse that name."
-                        % (record["Name"], other["Id"]))
+        """Claim the name, then write the record durably."""
+        self.claim_name(record["Name"], record["Id"])
+        try:
             os.makedirs(self.dir(record["Id"]), mode=0o710)
-            self.save(record)
+            self.save(record, durable=True)
+        except BaseException:
+            self.release_name(record["Name"], record["Id"])
+            raise
 
     def update(self, container_id, change):
         """Load, apply ``change(record)``, save: all under the container's lock."""
@@ -109,14 +169,12 @@ class ContainerStore(object):
         """By full id, by name (with or without '/'), or by a unique id prefix (Docker's order)."""
         if len(ref) == 64 and os.path.exists(self.path(ref, RECORD)):
             return self.load(ref)
-        records = self.all()
-        name = "/" + ref.lstrip("/")
-        for record in records:
-            if record["Name"] == name:
-                return record
-        matches = [r for r in records if r["Id"].startswith(ref)] if ref else []
+        by_name = self.id_for_name(ref) if ref and "/" not in ref.lstrip("/") else None
+        if by_name and os.path.exists(self.path(by_name, RECORD)):
+            return self.load(by_name)
+        matches = [i for i in self.ids() if i.startswith(ref)] if ref else []
         if len(matches) == 1:
-            return matches[0]
+            return self.load(matches[0])
         if len(matches) > 1:
             raise Conflict("multiple containers found with provided prefix: %s" % ref)
         raise NotFound("No such container: %s" % ref)
@@ -142,7 +200,9 @@ class ContainerStore(object):
         except NotFound:
             return record
 
-    def remove(self, container_id):
+    def remove(self, container_id, name=None):
+        if name:
+            self.release_name(name, container_id)
         shutil.rmtree(self.dir(container_id), ignore_errors=True)
 
     def wait_until_not_running(self, container_id, timeout):

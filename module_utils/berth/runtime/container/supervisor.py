@@ -402,7 +402,8 @@ class Supervisor(object):
         hostname = record["Config"]["Hostname"]
         cid = record["Id"]
         network = record["HostConfig"]["NetworkMode"]
-        from ...common.atomic import atomic_write
+        def atomic_write(path, data):
+            state.replace_file(path, data, mode=0o644)
         if network == "host":
             for name in ("hostname", "hosts", "resolv.conf"):
                 try:
@@ -476,7 +477,7 @@ class Supervisor(object):
                                  "Error": "", "StartedAt": logs.rfc3339_nano(), "OOMKilled": False,
                                  "FinishedAt": "0001-01-01T00:00:00Z"})
             rec["Berth"] = dict(rec.get("Berth", {}), StartTicks=ticks, SupervisorPid=me,
-                                SupervisorTicks=my_ticks, ManuallyStopped=False)
+                                SupervisorTicks=my_ticks)
             ports = {}
             for host_ip, host_port, port, proto in bindings:
                 ports.setdefault("%d/%s" % (port, proto), []).append(
@@ -695,7 +696,9 @@ class Supervisor(object):
             rec["RestartCount"] = rec.get("RestartCount", 0) + 1
         record = self.store.update(cid, bump)
         try:
-            self.spawn(record)
+            running = self.spawn(record)
+            if self.store.load(cid).get("Berth", {}).get("ManuallyStopped"):
+                os.kill(running.pid, signal.SIGKILL)  # a stop arrived while we restarted
         except Exception as exc:
             message = str(exc)
 
