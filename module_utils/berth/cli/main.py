@@ -6,7 +6,9 @@ only when its verb runs, so ``berth images`` loads nothing it does not need.
 A handler module exposes ``run(verb, argv, context) -> exit status``.
 
 To add verbs (e.g. ``containers.py`` for run/ps/rm/...), add them to ``VERBS``
-here and nothing else.
+here and nothing else.  ``inspect`` is served by ``images`` until a handler
+that knows containers too takes it over (it should fall back to
+``images.cmd_inspect`` for image names).
 """
 import os
 import sys
@@ -169,12 +171,12 @@ def main(argv=None):
     from ..runtime.image.errors import BerthError
     try:
         return module.run(verb, rest, context) or 0
-    except BerthError as err:
+    except BrokenPipeError:
+        return 141
+    except (BerthError, OSError) as err:
         if context.debug:
             raise
         sys.stderr.write("Error: %s\n" % err)
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 141

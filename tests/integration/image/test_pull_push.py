@@ -3,6 +3,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -10,7 +11,7 @@ import tarfile
 import pytest
 from berth.runtime.image.store import Store
 from imagehelp import layer_tar, make_image
-from regfix import berth
+from regfix import BERTH, berth
 
 BASE = layer_tar({"etc/os-release": b"ID=berth\n", "etc/passwd": b"root:x:0:0\n", "bin/sh": b"#!sh\n"},
                  symlinks={"etc/localtime": "/usr/share/zoneinfo/UTC"})
@@ -198,3 +199,81 @@ def _tar_of(files):
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def _upload(conn, repo, data):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    conn.request("POST", "/v2/%s/blobs/uploads/" % repo, body=b"", headers={"Content-Length": "0"})
+    resp = conn.getresponse()
+    resp.read()
+    location = resp.getheader("Location")
+    path = location.split("://", 1)[-1]
+    path = path[path.index("/"):] if not location.startswith("/") else location
+    conn.request("PUT", path + ("&" if "?" in path else "?") + "digest=" + digest, body=data,
+                 headers={"Content-Type": "application/octet-stream"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 201
+    return digest
+
+
+@pytest.mark.skipif(not shutil.which("zstd"), reason="needs the zstd program to make and decode the layer")
+def test_oci_image_with_a_zstd_layer(plain_registry, root, tmp_path):
+    import http.client
+    raw = layer_tar({"etc/zstd": b"compressed with zstd\n"})
+    packed = subprocess.run(["zstd", "-q", "-c"], input=raw, stdout=subprocess.PIPE, check=True).stdout
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}
+                         }).encode()
+    conn = http.client.HTTPConnection(plain_registry.host)
+    layer_digest = _upload(conn, "zstd", packed)
+    config_digest = _upload(conn, "zstd", config)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
+                   "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": layer_digest,
+                    "size": len(packed)}]}).encode()
+    conn.request("PUT", "/v2/zstd/manifests/1", body=manifest,
+                 headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    assert conn.getresponse().status == 201
+    ref = "%s/zstd:1" % plain_registry.host
+    berth(["pull", ref], root)
+    store = Store(root)
+    with open(os.path.join(store.layer_dirs(ref)[0], "etc/zstd"), "rb") as handle:
+        assert handle.read() == b"compressed with zstd\n"
+    berth(["tag", ref, "%s/zstd-copy:1" % plain_registry.host], root)
+    berth(["push", "%s/zstd-copy:1" % plain_registry.host], root)
+    again = str(tmp_path / "again")
+    berth(["pull", "%s/zstd-copy:1" % plain_registry.host], again)
+    assert Store(again).resolve("%s/zstd-copy:1" % plain_registry.host).id == config_digest
+
+
+def test_progress_display_on_a_terminal(seeded, root):
+    """On a tty each layer gets one line, redrawn in place with a progress bar."""
+    import pty
+    import select
+    primary, secondary = pty.openpty()
+    env = dict(os.environ, BERTH_CONFIG=os.path.join(root, "cfg"), BERTH_DAEMON_CONFIG="/nonexistent")
+    proc = subprocess.Popen([BERTH, "--root", root, "pull", "%s/app:1" % seeded["host"]], stdout=secondary,
+                            stderr=secondary, env=env)
+    os.close(secondary)
+    output = b""
+    while True:
+        ready, _, _ = select.select([primary], [], [], 30)
+        if not ready:
+            break
+        try:
+            data = os.read(primary, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        output += data
+    assert proc.wait(30) == 0
+    os.close(primary)
+    text = output.decode()
+    assert "Pulling fs layer" in text
+    assert "\x1b[2K" in text and "\x1b[1A" in text
+    assert "Pull complete" in text
+    assert text.rstrip().endswith("%s/app:1" % seeded["host"])

@@ -7,7 +7,9 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import stat
+import subprocess
 import tarfile
 
 import pytest
@@ -105,15 +107,27 @@ def test_gzip_and_plain_streams_decode_the_same():
     assert b"".join(decompressed(chunked(data, 10))) == data
 
 
-def test_zstd_layer_gives_a_clear_error_without_a_decoder():
+def test_zstd_layer_gives_a_clear_error_without_a_decoder(monkeypatch):
     try:
         from compression import zstd  # noqa: F401
         pytest.skip("this Python has a stdlib zstd decoder")
     except ImportError:
         pass
+    monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(UnpackError) as info:
         list(decompressed([b"\x28\xb5\x2f\xfd" + b"\0" * 20]))
-    assert "zstd" in str(info.value)
+    assert "layer is zstd-compressed" in str(info.value)
+    assert "install zstd" in str(info.value)
+
+
+@pytest.mark.skipif(not shutil.which("zstd"), reason="needs the zstd program (Debian package zstd)")
+def test_zstd_layer_decodes_through_the_zstd_program():
+    data = make_tar([member("a", data=os.urandom(300000))])
+    packed = subprocess.run(["zstd", "-q", "-c"], input=data, stdout=subprocess.PIPE, check=True).stdout
+    assert b"".join(decompressed(chunked(packed, 5000))) == data
+    with pytest.raises(UnpackError) as info:
+        list(decompressed([packed[:len(packed) // 2]]))
+    assert "zstd could not decode the layer" in str(info.value)
 
 
 def test_truncated_gzip_is_an_error():

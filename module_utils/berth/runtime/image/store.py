@@ -30,6 +30,8 @@ Contract for the container half (stable API)
     ``checker(store) -> iterable of image IDs`` that are used by containers;
     ``rmi`` consults every checker (``store.images_in_use()``) and refuses to
     delete an image in use (``image_users(image_id)`` tells whether one is).
+    Checkers run while rmi holds the store lock: they must only read
+    container state, never call a Store method that writes.
 
 Layout under ``<root>/image``::
 

@@ -60,13 +60,61 @@ def detect_compression(head):
 
 
 def _zstd_decompressor():
+    """Python 3.14's stdlib decoder, or None."""
     try:
         from compression import zstd  # Python >= 3.14
     except ImportError:
-        raise UnpackError(
-            "layer is zstd-compressed, and this Python (< 3.14) has no zstd decoder in its "
-            "standard library; re-push the image with gzip layers")
+        return None
     return zstd.ZstdDecompressor()
+
+
+def _zstd_command(chunks):
+    """Decode zstd through the host's ``zstd`` program (a writer thread feeds its stdin)."""
+    import subprocess
+    import threading
+    program = shutil.which("zstd")
+    if program is None:
+        raise UnpackError(
+            "layer is zstd-compressed, and neither this Python (< 3.14) nor the host (no `zstd` "
+            "program) can decode it; install zstd or re-push the image with gzip layers")
+    proc = subprocess.Popen([program, "-d", "-c", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    failure = []
+
+    def feed():
+        try:
+            for chunk in chunks:
+                proc.stdin.write(chunk)
+        except BrokenPipeError:
+            pass
+        except BaseException as err:  # re-raised by the reading side
+            failure.append(err)
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+
+    writer = threading.Thread(target=feed, name="berth-zstd-feed", daemon=True)
+    writer.start()
+    try:
+        while True:
+            block = proc.stdout.read(1 << 20)
+            if not block:
+                break
+            yield block
+        writer.join()
+        if failure:
+            raise failure[0]
+        if proc.wait() != 0:
+            raise UnpackError("zstd could not decode the layer: %s"
+                              % proc.stderr.read().decode("utf-8", "replace").strip())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def decompressed(chunks):
@@ -94,6 +142,9 @@ def decompressed(chunks):
         return
     if kind == "zstd":
         decoder = _zstd_decompressor()
+        if decoder is None:
+            yield from _zstd_command(_chain([head], iterator))
+            return
     elif kind == "bzip2":
         import bz2
         decoder = bz2.BZ2Decompressor()
