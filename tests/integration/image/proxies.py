@@ -170,11 +170,12 @@ class TokenAuthFront(Front):
 
     SERVICE = "berth-test-registry"
 
-    def __init__(self, upstream, users):
+    def __init__(self, upstream, users, redirect_blobs_to=None):
         Front.__init__(self, upstream)
         self.users = users
         self.tokens = {}
         self.token_requests = []
+        self.redirect_blobs_to = redirect_blobs_to
 
     def _challenge(self, req, scope):
         params = 'realm="http://%s/token",service="%s"' % (self.host, self.SERVICE)
@@ -203,6 +204,9 @@ class TokenAuthFront(Front):
         if granted is None or repo not in granted or action not in granted[repo]:
             self.body_of(req)
             return self._challenge(req, scope)
+        if self.redirect_blobs_to and req.command == "GET" and BLOB_GET.match(req.path):
+            location = "http://%s%s" % (self.redirect_blobs_to, req.path)
+            return self.reply(req, 307, [("Location", location)], b"")
         return self.forward(req)
 
     def _granted(self, req):

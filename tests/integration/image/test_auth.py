@@ -158,3 +158,26 @@ def test_hub_mirrors_are_tried_in_order(plain_registry, tmp_path):
     assert missing.returncode == 1
     assert "http://127.0.0.1:9: connection refused" in missing.stderr
     assert "https://registry-1.docker.io" in missing.stderr
+
+
+def test_blob_redirects_are_followed_without_credentials(plain_registry, tmp_path):
+    """A registry that sends blobs to a CDN (307): the token must not follow the redirect."""
+    from proxies import Front
+    cdn = Front(plain_registry.host)
+    front = TokenAuthFront(plain_registry.host, {"tok": "pw"}, redirect_blobs_to=cdn.host)
+    try:
+        seed = str(tmp_path / "seed")
+        make_image(Store(seed), IMAGE_LAYERS, ["%s/cdn/app:1" % front.host])
+        berth(["login", "-u", "tok", "--password-stdin", front.host], seed, input="pw\n")
+        berth(["push", "%s/cdn/app:1" % front.host], seed)
+        env = {"BERTH_CONFIG": os.path.join(seed, "client-config")}
+        puller = str(tmp_path / "puller")
+        berth(["pull", "%s/cdn/app:1" % front.host], puller, env=env)
+        assert Store(puller).resolve("%s/cdn/app:1" % front.host).diff_ids == [
+            layer["diff_id"] for layer in Store(seed).resolve("%s/cdn/app:1" % front.host).layers]
+        cdn_gets = [(path, auth) for (method, path, _r, auth) in cdn.requests if method == "GET"]
+        assert len(cdn_gets) == 3
+        assert all(auth is None for _path, auth in cdn_gets)
+    finally:
+        front.stop()
+        cdn.stop()

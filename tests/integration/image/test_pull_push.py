@@ -1,4 +1,5 @@
 """Pull, push, images, inspect, tag, rmi, import against a real docker-registry (plain HTTP on loopback)."""
+import gzip
 import hashlib
 import io
 import json
@@ -277,3 +278,43 @@ def test_progress_display_on_a_terminal(seeded, root):
     assert "\x1b[2K" in text and "\x1b[1A" in text
     assert "Pull complete" in text
     assert text.rstrip().endswith("%s/app:1" % seeded["host"])
+
+
+def test_layer_not_matching_the_config_diff_id_is_refused(plain_registry, root):
+    import http.client
+    raw = layer_tar({"etc/real": b"real\n"})
+    packed = gzip.compress(raw)
+    lie = "sha256:" + hashlib.sha256(b"something else").hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [lie]}}).encode()
+    conn = http.client.HTTPConnection(plain_registry.host)
+    layer_digest = _upload(conn, "liar", packed)
+    config_digest = _upload(conn, "liar", config)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config_digest,
+                   "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": layer_digest,
+                    "size": len(packed)}]}).encode()
+    conn.request("PUT", "/v2/liar/manifests/1", body=manifest,
+                 headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"})
+    assert conn.getresponse().status == 201
+    result = berth(["pull", "%s/liar:1" % plain_registry.host], root, check=False)
+    assert result.returncode == 1
+    assert ("Error: layer %s: uncompressed content hashes to sha256:%s, but the image config says DiffID %s\n"
+            % (layer_digest, hashlib.sha256(raw).hexdigest(), lie)) == result.stderr
+    store = Store(root)
+    assert (store.images(), os.listdir(store.layer_dir), os.listdir(store.tmp_dir)) == ([], [], [])
+
+
+def test_dangling_and_label_filters(root):
+    store = Store(root)
+    first = make_image(store, [layer_tar({"a": b"1"})], ["moving:1"], created="2026-01-01T00:00:00Z")
+    second = make_image(store, [layer_tar({"a": b"2"})], [], created="2026-02-01T00:00:00Z")
+    berth(["tag", second.id, "moving:1"], root)
+    assert berth(["images", "-q", "--no-trunc", "-f", "dangling=true"], root).stdout.split() == [first.id]
+    assert berth(["images", "-q", "--no-trunc", "-f", "dangling=false"], root).stdout.split() == [second.id]
+    table = berth(["images"], root).stdout.splitlines()
+    assert table[2].split()[:3] == ["<none>", "<none>", first.id[7:19]]
+    assert berth(["images", "-q", "-f", "before=moving:1", "--no-trunc"], root).stdout.split() == [first.id]
+    assert berth(["images", "-q", "-f", "label=nosuch"], root).stdout == ""
