@@ -33,6 +33,12 @@ Contract for the container half (stable API)
     Checkers run while rmi holds the store lock: they must only read
     container state, never call a Store method that writes.
 
+To pull an image that is missing (``run`` does)::
+
+    from berth.runtime.image.pull import Puller
+    from berth.runtime.image.registry import Client, RegistryConfig
+    record, _ = Puller(store, Client(RegistryConfig())).pull("debian:12")
+
 Layout under ``<root>/image``::
 
     lock                        flock held by every writer while it commits
