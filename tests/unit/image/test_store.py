@@ -126,3 +126,15 @@ def test_orphan_lock_file_of_a_dead_process_is_removed(store):
         pass
     assert store.remove_stale_work() == 1
     assert os.listdir(store.tmp_dir) == []
+
+
+def test_rmi_of_last_tag_with_digest_of_an_image_in_use_untags_then_refuses(store):
+    image = make_image(store, [BASE], ["a:1"])
+    store.add_reference(image.id, "docker.io/library/a@sha256:" + "d" * 64, digest=True)
+    Store.in_use_checkers.append(lambda s: {image.id})
+    with pytest.raises(ImageConflict) as info:
+        store.remove("a:1")
+    assert str(info.value) == ("conflict: unable to delete %s (must be forced) - image is being used by a "
+                               "container" % image.id[7:19])
+    kept = store.resolve(image.id)
+    assert (kept.repo_tags, kept.repo_digests) == ([], [])

@@ -561,6 +561,11 @@ class Store(object):
                     events.append(("Untagged", _familiar(ref)))
             self._save_index(index)
             if in_use:
+                if not force:
+                    # Docker too leaves the tag removed and reports the conflict.
+                    raise ImageConflict(
+                        "conflict: unable to delete %s (must be forced) - image is being used by a "
+                        "container" % image_id[7:19])
                 # A container stacks these layers: keep the image, untagged.
                 return events
             events.extend(self._delete_image(image_id))
