@@ -107,7 +107,7 @@ class _PlainReporter(object):
 
 def cmd_pull(argv, context):
     parser = _parser("pull", "pull [OPTIONS] NAME[:TAG|@DIGEST]", "Pull an image from a registry")
-    parser.add_argument("-a", "--all-tags", action="store_true", help="Download all tagged images (unsupported)")
+    parser.add_argument("-a", "--all-tags", action="store_true", help="Download all tagged images in the repository")
     parser.add_argument("--platform", help="Set platform if server is multi-platform capable")
     parser.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
     parser.add_argument("name")
@@ -116,8 +116,8 @@ def cmd_pull(argv, context):
     from ..runtime.image.hostarch import parse_platform
     from ..runtime.image.pull import Puller, Reporter
     ref = reference.parse(args.name)
-    if args.all_tags:
-        sys.stderr.write("Error: --all-tags is not supported by berth\n")
+    if args.all_tags and (ref.tag or ref.digest):
+        sys.stderr.write("Error: tag can't be used with --all-tags/-a\n")
         return 1
     stream = sys.stdout
     if args.quiet:
@@ -126,20 +126,30 @@ def cmd_pull(argv, context):
         reporter = _TerminalReporter(stream)
     else:
         reporter = _PlainReporter(stream)
-    if ref.tag is None and ref.digest is None:
-        reporter.message("Using default tag: latest")
-    ref = ref.with_default_tag()
-    reporter.message("%s: Pulling from %s" % (ref.tag or ref.digest, ref.path))
     platform = parse_platform(args.platform) if args.platform else None
-    record, downloaded = Puller(context.store, context.client, reporter, platform).pull(ref)
-    if downloaded:
-        reporter.message("Status: Downloaded newer image for %s" % ref.familiar())
+    puller = Puller(context.store, context.client, reporter, platform)
+    if args.all_tags:
+        from ..runtime.image.registry import Repository
+        refs = [ref.with_tag(tag) for tag in sorted(Repository(context.client, ref).tags())]
     else:
-        digest = [d for d in record.repo_digests if d.split("@")[0] == ref.familiar_name]
-        if digest:
-            reporter.message("Digest: %s" % digest[0].split("@", 1)[1])
-        reporter.message("Status: Image is up to date for %s" % ref.familiar())
-    _out(str(ref))
+        if ref.tag is None and ref.digest is None:
+            reporter.message("Using default tag: latest")
+        refs = [ref.with_default_tag()]
+    downloaded_any = False
+    for one in refs:
+        reporter.message("%s: Pulling from %s" % (one.tag or one.digest, one.path))
+        record, downloaded = puller.pull(one)
+        downloaded_any |= downloaded
+        if not downloaded:
+            digest = [d for d in record.repo_digests if d.split("@")[0] == one.familiar_name]
+            if digest:
+                reporter.message("Digest: %s" % digest[0].split("@", 1)[1])
+    name = refs[0].familiar() if not args.all_tags else ref.familiar_name
+    if downloaded_any:
+        reporter.message("Status: Downloaded newer image for %s" % name)
+    else:
+        reporter.message("Status: Image is up to date for %s" % name)
+    _out(str(refs[0]) if not args.all_tags else ref.name)
     return 0
 
 

@@ -318,3 +318,20 @@ def test_dangling_and_label_filters(root):
     assert table[2].split()[:3] == ["<none>", "<none>", first.id[7:19]]
     assert berth(["images", "-q", "-f", "before=moving:1", "--no-trunc"], root).stdout.split() == [first.id]
     assert berth(["images", "-q", "-f", "label=nosuch"], root).stdout == ""
+
+
+def test_pull_all_tags(plain_registry, tmp_path):
+    seed = str(tmp_path / "seed")
+    store = Store(seed)
+    host = plain_registry.host
+    one = make_image(store, [layer_tar({"v": b"1"})], ["%s/alltags:v1" % host])
+    two = make_image(store, [layer_tar({"v": b"2"})], ["%s/alltags:v2" % host])
+    berth(["push", "--all-tags", "%s/alltags" % host], seed)
+    root = str(tmp_path / "root")
+    out = berth(["pull", "-a", "%s/alltags" % host], root).stdout.splitlines()
+    assert out[0] == "v1: Pulling from alltags"
+    assert out[-2:] == ["Status: Downloaded newer image for %s/alltags" % host, "%s/alltags" % host]
+    pulled = Store(root)
+    assert [pulled.resolve("%s/alltags:v%d" % (host, n)).id for n in (1, 2)] == [one.id, two.id]
+    default = berth(["pull", "%s/alltags:v1" % host], root).stdout.splitlines()
+    assert default[-1] == "%s/alltags:v1" % host

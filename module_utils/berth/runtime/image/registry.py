@@ -442,6 +442,29 @@ class Repository(object):
                                  % (self.ref.name, tag_or_digest, header_digest, digest))
         return body, content_type.split(";")[0].strip(), digest
 
+    def tags(self):
+        """Every tag of the repository (``/v2/<name>/tags/list``, pages followed)."""
+        found = []
+        path = "/v2/%s/tags/list?n=1000" % self.path
+        while path:
+            def get(endpoint, path=path):
+                resp = self._call(endpoint, "GET", path)
+                body = resp.read()
+                if resp.status == 404:
+                    raise ManifestNotFound("repository %s not found" % self.ref.name, 404)
+                if resp.status != 200:
+                    raise RegistryError("listing tags of %s: %s" % (self.ref.name, _error_text(resp, body)),
+                                        resp.status)
+                return resp.getheader("Link"), body
+            link, body = self._with_endpoints(get)
+            found.extend(json.loads(body.decode("utf-8")).get("tags") or [])
+            match = re.match(r"<([^>]+)>", link or "")
+            path = match.group(1) if match else None
+            if path and not path.startswith("/"):
+                parts = urlsplit(path)
+                path = parts.path + "?" + parts.query
+        return found
+
     # -- blobs -------------------------------------------------------------
     def blob_url(self, digest):
         return "/v2/%s/blobs/%s" % (self.path, digest)
