@@ -5,10 +5,9 @@ handler module (in this package) that implements it; the module is imported
 only when its verb runs, so ``berth images`` loads nothing it does not need.
 A handler module exposes ``run(verb, argv, context) -> exit status``.
 
-To add verbs (e.g. ``containers.py`` for run/ps/rm/...), add them to ``VERBS``
-here and nothing else.  ``inspect`` is served by ``images`` until a handler
-that knows containers too takes it over (it should fall back to
-``images.cmd_inspect`` for image names).
+To add verbs, add them to ``VERBS`` here and nothing else.  A verb that
+concerns both halves (``inspect``, ``rmi``) goes to ``containers``, which
+hands image names on to ``images``.
 """
 import os
 import sys
