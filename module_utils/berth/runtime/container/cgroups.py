@@ -128,7 +128,9 @@ class CgroupV1(object):
         "cpu_shares": ("cpu", "cpu.shares"),
         "pids": ("pids", "pids.max"),
     }
-    WANTED = ("memory", "cpu", "cpuacct", "pids", "blkio", "devices", "freezer", "cpuset")
+    # Only the controllers berth sets or reads: joining a new v1 cgroup costs an RCU grace
+    # period per hierarchy (milliseconds each), so blkio, freezer and cpuset are left alone.
+    WANTED = ("memory", "cpu", "cpuacct", "pids", "devices")
 
     def __init__(self, name, parent="berth", mounts=None):
         self.mounts = mounted_v1_controllers() if mounts is None else mounts

@@ -305,16 +305,14 @@ def open_console(console_fd, size):
 
 
 def run_container(plan, stdio, go_fd, error_fd):
-    """The recipe. Called in the forked child; raises on any failure before exec."""
+    """The recipe. Called in the forked child; raises on any failure before exec.
+
+    The filesystem work needs nothing from the supervisor, so it runs while the
+    supervisor wires the network; the go message (interface settings) is read
+    only before the network is configured.
+    """
     reset_signals()
     set_up_stdio(plan, stdio)
-    message = _read_message(go_fd)
-    if message.get("abort"):
-        os._exit(1)
-    if plan["network"] == "bridge":
-        netlink.configure_container_side(message["interface"])
-    elif plan["network"] == "none":
-        netlink.loopback_up()
     if plan["network"] != "host":
         syscalls.sethostname(plan["hostname"])
     root = plan["rootfs"]
@@ -330,6 +328,13 @@ def run_container(plan, stdio, go_fd, error_fd):
     if not plan["privileged"]:
         mask_paths(plan["masked_paths"])
         readonly_paths(plan["readonly_paths"])
+    message = _read_message(go_fd)
+    if message.get("abort"):
+        os._exit(1)
+    if plan["network"] == "bridge":
+        netlink.configure_container_side(message["interface"])
+    elif plan["network"] == "none":
+        netlink.loopback_up()
     uid, gid, groups, home = resolve_user(plan["user"])
     env = container_environment(plan, home)
     enter_working_dir(plan["working_dir"])

@@ -43,33 +43,34 @@ class Manager(object):
         record["HostsPath"] = self.store.path(container_id, "hosts")
         record["ResolvConfPath"] = self.store.path(container_id, "resolv.conf")
         record["Berth"] = {"StorageReason": reason}
+        directory = self.store.dir(container_id)
+        data = {"MergedDir": os.path.join(directory, "merged")}
+        if driver == "overlay2":
+            data.update({"LowerDirs": image.layers, "LowerDir": ":".join(reversed(image.layers)),
+                         "UpperDir": os.path.join(directory, "upper"),
+                         "WorkDir": os.path.join(directory, "work")})
+            make_dirs = ("upper", "work", "merged")
+        else:
+            data["MergedDir"] = os.path.join(directory, "rootfs")
+            make_dirs = ()
+        record["GraphDriver"] = {"Name": driver, "Data": data}
+        durable = not record["HostConfig"]["AutoRemove"]  # an --rm container dies with a crash anyway
         if name:
-            self.store.create(record)
+            self.store.create(record, make_dirs, durable)
         else:
             for attempt in range(20):
-                record["Name"] = "/" + spec.random_name(()) if attempt < 10 else "/" + container_id[:12]
+                record["Name"] = "/" + (spec.random_name(()) if attempt < 10 else container_id[:12])
                 try:
-                    self.store.create(record)
+                    self.store.create(record, make_dirs, durable)
                     break
                 except Conflict:
                     continue
-        try:
-            directory = self.store.dir(container_id)
-            data = {"MergedDir": os.path.join(directory, "merged")}
-            if driver == "overlay2":
-                data.update({"LowerDirs": image.layers, "LowerDir": ":".join(reversed(image.layers)),
-                             "UpperDir": os.path.join(directory, "upper"),
-                             "WorkDir": os.path.join(directory, "work")})
-                for key in ("UpperDir", "WorkDir", "MergedDir"):
-                    os.mkdir(data[key], 0o755)
-            else:
-                data["MergedDir"] = os.path.join(directory, "rootfs")
+        if driver == "vfs":
+            try:
                 rootfs.copy_layers(image.layers, data["MergedDir"])
-            record["GraphDriver"] = {"Name": driver, "Data": data}
-            self.store.save(record, durable=True)
-        except BaseException:
-            self.store.remove(container_id, record["Name"])
-            raise
+            except BaseException:
+                self.store.remove(container_id, record["Name"])
+                raise
         return record, reason
 
     def _volume_mount(self, text):
@@ -242,13 +243,13 @@ class Manager(object):
             sock.close()
 
 
-def remove_files(store, record, volumes):
+def remove_files(store, record, volumes, defer=False):
     """Delete a stopped container's directory and, with ``volumes``, its anonymous volumes."""
     if volumes:
         for mount in record.get("Mounts", []):
             if mount.get("Anonymous") and mount.get("Name"):
                 shutil.rmtree(os.path.join(store.volumes, mount["Name"]), ignore_errors=True)
-    store.remove(record["Id"], record["Name"])
+    store.remove(record["Id"], record["Name"], defer=defer)
 
 
 def images_in_use(image_store):

@@ -16,6 +16,7 @@ from .errors import Conflict, NotFound
 
 RECORD = "config.v2.json"
 NAMES = "names"
+TRASH = ".trash"
 UNKNOWN_EXIT = 255  # exit status lost with its supervisor, as dockerd reports it
 
 
@@ -89,7 +90,7 @@ class ContainerStore(object):
 
     def ids(self):
         try:
-            return [n for n in os.listdir(self.base) if len(n) == 64 and n != NAMES]
+            return [n for n in os.listdir(self.base) if len(n) == 64]
         except OSError:
             return []
 
@@ -138,14 +139,17 @@ class ContainerStore(object):
         except OSError:
             return None
 
-    def create(self, record):
-        """Claim the name, then write the record durably."""
+    def create(self, record, make_dirs=(), durable=True):
+        """Claim the name, make the directory (and ``make_dirs`` in it), write the record once."""
         self.claim_name(record["Name"], record["Id"])
         try:
             os.makedirs(self.dir(record["Id"]), mode=0o710)
-            self.save(record, durable=True)
+            for name in make_dirs:
+                os.mkdir(self.path(record["Id"], name), 0o755)
+            self.save(record, durable=durable)
         except BaseException:
             self.release_name(record["Name"], record["Id"])
+            shutil.rmtree(self.dir(record["Id"]), ignore_errors=True)
             raise
 
     def update(self, container_id, change):
@@ -200,10 +204,28 @@ class ContainerStore(object):
         except NotFound:
             return record
 
-    def remove(self, container_id, name=None):
+    def remove(self, container_id, name=None, defer=False):
+        """Rename the directory away (one atomic step), then delete it (now or ``defer``red)."""
         if name:
             self.release_name(name, container_id)
-        shutil.rmtree(self.dir(container_id), ignore_errors=True)
+        trash = os.path.join(self.base, TRASH)
+        os.makedirs(trash, exist_ok=True)
+        target = os.path.join(trash, "%s-%d" % (container_id, os.getpid()))
+        try:
+            os.rename(self.dir(container_id), target)
+        except OSError:
+            return
+        if not defer:
+            shutil.rmtree(target, ignore_errors=True)
+
+    def empty_trash(self):
+        trash = os.path.join(self.base, TRASH)
+        try:
+            names = os.listdir(trash)
+        except OSError:
+            return
+        for name in names:
+            shutil.rmtree(os.path.join(trash, name), ignore_errors=True)
 
     def wait_until_not_running(self, container_id, timeout):
         deadline = time.time() + timeout

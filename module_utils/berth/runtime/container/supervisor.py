@@ -433,7 +433,10 @@ class Supervisor(object):
                 bindings.append((entry.get("HostIp", ""), int(entry.get("HostPort") or port),
                                  int(port), proto))
         running.bindings = bindings
-        self.write_etc_files(record, None)
+        if plan["network"] == "bridge":
+            running.network_obj = self.network_factory()
+            running.network = running.network_obj.reserve(cid)
+        self.write_etc_files(record, running.network)
         resources = cgroups.convert_resources(record["HostConfig"])
         cgroup = cgroups.for_container(cid, os.environ.get("BERTH_CGROUP_PARENT", "berth"))
         cgroup.create(resources, plan["privileged"])
@@ -450,6 +453,7 @@ class Supervisor(object):
                 running.outputs[master] = "stdout"
                 running.stdin_fd = master
         except BaseException:
+            self._release_network(running)
             if running.console is not None:
                 running.console.close()
             for fd in list(running.outputs) + ([running.stdin_fd] if running.stdin_fd else []):
@@ -520,11 +524,16 @@ class Supervisor(object):
         go_r, go_w = os.pipe()
         err_r, err_w = os.pipe()
         flags = namespace_flags(plan["network"])
+        if plan["network"] != "bridge":
+            os.write(go_w, b"{}")  # nothing to wait for: the child runs straight through
+            os.close(go_w)
+            go_w = None
         intermediate = os.fork()
         if intermediate == 0:
             try:
                 os.close(pid_r)
-                os.close(go_w)
+                if go_w is not None:
+                    os.close(go_w)
                 os.close(err_r)
                 cgroup.join(os.getpid())
                 syscalls.unshare(flags)
@@ -546,24 +555,20 @@ class Supervisor(object):
         os.close(pid_r)
         if not raw:
             error = self._read_error(err_r)
-            os.close(go_w)
+            if go_w is not None:
+                os.close(go_w)
             raise ContainerError(error or "container set-up failed")
         pid = int(raw)
-        message = {}
-        try:
-            if plan["network"] == "bridge":
-                network = self.network_factory()
-                running.network = network.attach(record["Id"], pid, running.bindings)
-                running.network_obj = network
-                message["interface"] = running.network
-                self.write_etc_files(record, running.network)
-        except BaseException:
+        if go_w is not None:
+            try:
+                running.network_obj.attach(record["Id"], pid, running.bindings, running.network)
+            except BaseException:
+                os.close(go_w)
+                os.close(err_r)
+                self._kill_and_reap(pid)
+                raise
+            os.write(go_w, json.dumps({"interface": running.network}).encode())
             os.close(go_w)
-            os.close(err_r)
-            self._kill_and_reap(pid)
-            raise
-        os.write(go_w, json.dumps(message).encode())
-        os.close(go_w)
         error = self._read_error(err_r)
         if error:
             status = self._kill_and_reap(pid)
@@ -659,7 +664,8 @@ class Supervisor(object):
             record = None
         if record is not None and record["HostConfig"].get("AutoRemove"):
             from . import manager
-            manager.remove_files(self.store, record, volumes=True)
+            manager.remove_files(self.store, record, volumes=True, defer=True)
+            self.timers.append((time.time() + 0.5, self.store.empty_trash))
         elif record is not None and self._should_restart(record, code, time.time() - running.started):
             delay = min(0.1 * (2 ** min(record.get("RestartCount", 0), 8)), 60.0)
             self.timers.append((time.time() + delay, lambda: self._restart(cid)))

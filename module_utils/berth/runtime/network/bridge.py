@@ -59,10 +59,18 @@ class BridgeNetwork(object):
     def host_veth(self, container_id):
         return "veth" + container_id[:10]
 
-    def attach(self, container_id, pid, bindings):
-        """Give the container (by pid) an address, eth0 on the bridge, and its published ports."""
-        index = self.ensure()
+    def reserve(self, container_id):
+        """The container's address (before its namespace exists, so /etc/hosts can name it)."""
+        self.ensure()
         address = self.ipam.allocate(container_id)
+        return {"name": "eth0", "address": address, "subnet": self.subnet, "gateway": self.gateway,
+                "prefix_len": self.prefix_len, "bridge": self.name,
+                "mac": ":".join("%02x" % b for b in bytearray(netlink.mac_for(address)))}
+
+    def attach(self, container_id, pid, bindings, interface):
+        """eth0 for the container (by pid) on the bridge, and its published ports."""
+        index = netlink.link_index(self.name) or self.ensure()
+        address = interface["address"]
         try:
             with netlink.Netlink() as nl:
                 nl.create_veth(self.host_veth(container_id), "eth0", peer_netns_pid=pid,
@@ -70,11 +78,9 @@ class BridgeNetwork(object):
             if bindings:
                 iptables.add_port_rules(self.name, address, bindings)
         except BaseException:
-            self.ipam.release(container_id)
+            self.detach(container_id, None, [])
             raise
-        return {"name": "eth0", "address": address, "subnet": self.subnet, "gateway": self.gateway,
-                "prefix_len": self.prefix_len, "bridge": self.name,
-                "mac": ":".join("%02x" % b for b in bytearray(netlink.mac_for(address)))}
+        return interface
 
     def detach(self, container_id, address, bindings):
         """Undo attach exactly: port rules, the host veth (if the netns has not taken it), the address."""
