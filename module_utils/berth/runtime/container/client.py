@@ -4,17 +4,22 @@ Kept apart from supervisor.py so that a ``berth run`` imports only this small
 module; the supervisor's own code is imported in the forked child that becomes
 the supervisor, once per store root.
 """
-import hashlib
 import os
 import socket
+import zlib
 
 STREAM_STDOUT, STREAM_STDERR, STREAM_EXIT = 1, 2, 3
 
 
 def socket_name(root):
-    """Abstract unix socket (no file to go stale), one per store root."""
-    digest = hashlib.sha256(os.path.abspath(root).encode()).hexdigest()[:24]
-    return "\0berth-supervisor-" + digest
+    """Abstract unix socket (no file to go stale), one per store root.
+
+    Named by a CRC and the tail of the root path (hashlib would load OpenSSL on
+    every command, milliseconds for nothing).
+    """
+    path = os.path.abspath(root).encode()
+    return "\0berth-supervisor-%08x-%s" % (zlib.crc32(path) & 0xFFFFFFFF,
+                                            path[-60:].decode("utf-8", "replace"))
 
 
 def connect(root, start=True):

@@ -12,7 +12,6 @@ lowerdir list would not fit, the layers are reached through short symlinks in
 names (Docker's overlay2 trick).
 """
 import errno
-import hashlib
 import os
 import posixpath
 import shutil
@@ -57,6 +56,7 @@ def choose_driver(store_root, requested=None):
 
 
 def short_link_name(path):
+    import hashlib
     return hashlib.sha256(os.fsencode(path)).hexdigest()[:12]
 
 
