@@ -85,8 +85,12 @@ class CallbackModule(CallbackBase):
                 label = outcome.get("_ansible_item_label", outcome.get("item"))
                 name = "%s (%s)" % (item, label if isinstance(label, str) else json.dumps(label, sort_keys=True))
             changed = bool(outcome.get("changed"))
+            diff = outcome.get("diff")
+            if changed and not diff and outcome.get("msg"):
+                # A task that reports a change without a diff (e.g. a check-mode summary) says what in msg.
+                diff = {"prepared": str(outcome["msg"])}
             self.report.task_ok(host, item if not changed else name, self._role(task), task.get_name(), changed,
-                                outcome.get("diff"), _now())
+                                diff, _now())
 
     def v2_runner_on_skipped(self, result):
         host, task, _data = _parts(result)
