@@ -115,7 +115,7 @@ class DriftReport:
             },
             "columns": self.columns,
             "items": self.items,
-            "findings": self.findings,
+            "findings": sorted(self.findings, key=lambda f: (f["host"], f["finding"])),
         }
 
 
@@ -144,7 +144,9 @@ CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330}
 h1{font-size:20px;margin:0 0 4px}p.meta{color:#5b6474;margin:0 0 16px}
 table{border-collapse:collapse;margin:12px 0}th,td{border:1px solid #d5dae3;padding:4px 8px;text-align:center}
-th.item{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:500;max-height:260px;white-space:nowrap}
+th.item{vertical-align:bottom;font-weight:500;padding:4px 2px}
+th.item div{writing-mode:vertical-rl;transform:rotate(180deg);max-height:220px;overflow:hidden;
+text-overflow:ellipsis;white-space:nowrap}
 td.host{text-align:left;font-weight:600}
 .s-in-sync{background:#cdeccf}.s-drifted{background:#f6c2c0}.s-failed{background:#f3d08a}
 .s-skipped{background:#eef0f4;color:#8a93a3}.s-unreachable{background:#59606e;color:#fff}
@@ -178,7 +180,8 @@ def render_html(report, title="berth drift report"):
             cells.append('<td class="s-%s" title="%s">%s</td>' % (state.replace(" ", "-"), esc(column), body))
         rows.append("<tr>%s</tr>" % "".join(cells))
     header = '<tr><th>host</th><th>status</th>%s</tr>' % "".join(
-        '<th class="item">%s</th>' % esc(column) for column in columns)
+        '<th class="item" title="%s"><div>%s</div></th>' % (esc(column), esc(column.split(" : ", 1)[-1]))
+        for column in columns)
     diffs = "".join(
         '<details id="%s"><summary>%s: %s <small>(%s)</small></summary><pre>%s</pre></details>' % (
             "d%d" % index, esc(item["host"]), esc(item["item"]), esc(item["time"]),
