@@ -57,6 +57,7 @@ def findings(report, kind):
     return sorted(f["host"] for f in report["findings"] if f["finding"] == kind)
 
 
+@pytest.mark.modern
 def test_converged_fleet_is_in_sync_and_untouched(fleet):
     before = fingerprints(fleet)
     code, report, out = drift(fleet)
