@@ -140,3 +140,27 @@ def test_engine_20_is_not_run_with_validate(tmp_path):
     assert (result["engine_version"], result["validated_by_dockerd"]) == ("20.10.24", None)
     assert not log.exists()
     assert not os.path.exists(params["path"])
+
+
+def test_check_mode_before_the_engine_is_installed_predicts_for_the_packaged_unit(tmp_path):
+    params, _, _, _, _ = host(tmp_path)
+
+    def run(argv):
+        if argv[:2] == ["systemctl", "show"]:
+            if argv[2] == "--property=LoadState":
+                return 0, "LoadState=not-found\n", ""
+            return 0, "FragmentPath=\nDropInPaths=\nActiveState=inactive\nMainPID=0\n", ""
+        raise AssertionError("nothing else may run: %s" % argv)
+
+    result = manager.converge(params, run, check_mode=True)
+    assert (result["changed"], result["action"], result["engine_version"]) == (True, "restart", None)
+    assert result["warnings"] == [
+        "docker.service is not installed yet: predicted for the packaged unit (/usr/bin/dockerd -H fd:// "
+        "--containerd=/run/containerd/containerd.sock), keys not checked against an engine version"]
+    assert not os.path.exists(params["path"])
+    try:
+        manager.converge(params, run, check_mode=False)
+        raise AssertionError("a real run must refuse without the engine")
+    except DockerdConfigError as exc:
+        assert str(exc) == ("docker.service: the unit is not installed; install the engine first "
+                            "(the docker_host role)")

@@ -47,6 +47,14 @@ def read_unit(run, drop_in_path):
     return unit
 
 
+PACKAGED_EXEC_START = "/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock"
+
+
+def _not_installed(run):
+    rc, out, _ = run(["systemctl", "show", "--property=LoadState", "docker.service"])
+    return rc == 0 and out.strip() == "LoadState=not-found"
+
+
 def read_engine_version(run, dockerd):
     rc, out, err = run([dockerd, "--version"])
     if rc != 0:
@@ -96,18 +104,30 @@ def converge(params, run, check_mode):
     path = params.get("path") or DEFAULT_CONFIG_PATH
     drop_in_path = params.get("drop_in") or DEFAULT_DROP_IN
     state_dir = params.get("state_dir") or state.DEFAULT_STATE_DIR
-    unit = read_unit(run, drop_in_path)
+    notes = []
+    try:
+        unit = read_unit(run, drop_in_path)
+    except DockerdConfigError:
+        if not check_mode or not _not_installed(run):
+            raise
+        # --check on a host whose engine an earlier task of the same run would install
+        unit = {"exec_start": PACKAGED_EXEC_START}
+        notes.append("docker.service is not installed yet: predicted for the packaged unit (%s), keys not checked "
+                     "against an engine version" % PACKAGED_EXEC_START)
     argv = daemon_argv(unit["exec_start"])
     if params.get("engine_version"):
         version = parse_engine_version(params["engine_version"])
         if version is None:
             raise DockerdConfigError("engine_version", "%r is not a version such as 20.10.24"
                                      % params["engine_version"])
+    elif notes:
+        version = None
     else:
         version = read_engine_version(run, argv[0])
     plan = build_plan(params, read_text(path), read_text(drop_in_path), unit["exec_start"], version)
+    plan.warnings.extend(notes)
     validated = None
-    if plan.changed and tuple(version[:2]) >= VALIDATE_SINCE:
+    if plan.changed and version is not None and tuple(version[:2]) >= VALIDATE_SINCE:
         validated = validate_with_dockerd(plan, argv, path, run)
     pending = state.read_pending(state_dir)
     action = plan.action
@@ -124,7 +144,7 @@ def converge(params, run, check_mode):
         "reload_sufficient": action == "reload",
         "action": action,
         "pending_from_earlier_run": pending is not None,
-        "engine_version": format_version(version),
+        "engine_version": format_version(version) if version else None,
         "validated_by_dockerd": validated,
         "warnings": plan.warnings,
     }
