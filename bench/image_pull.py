@@ -172,24 +172,34 @@ def main():
         log("image: %.1f MB gzip, %.1f MB unpacked" % (gz_size / 1e6, unpacked / 1e6))
         docker_forget(ref)
         times = {"berth": [], "docker": [], "skopeo": []}
-        for number in range(args.runs):
-            root = os.path.join(workdir, "cold-%d" % number)
-            times["berth"].append(run([BERTH, "pull", "-q", ref], env_for(root)))
-            time.sleep(args.pause)
-            times["docker"].append(run(["docker", "pull", "-q", ref]))
-            time.sleep(args.pause)
+
+        def cold_berth(number):
+            return run([BERTH, "pull", "-q", ref], env_for(os.path.join(workdir, "cold-%d" % number)))
+
+        def cold_docker(number):
+            try:
+                return run(["docker", "pull", "-q", ref])
+            finally:
+                docker_forget(ref)
+
+        def cold_skopeo(number):
             layout = os.path.join(workdir, "oci-%d" % number)
-            times["skopeo"].append(run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
-                                        "docker://" + ref, "oci:%s:cold" % layout]))
+            return run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://" + ref,
+                        "oci:%s:cold" % layout])
+
+        tools = [("berth", cold_berth), ("docker", cold_docker), ("skopeo", cold_skopeo)]
+        for number in range(args.runs):
+            # Rotate the order, and let the previous run's writeback (and docker's rmi)
+            # finish before each measured run: no tool always runs in the worst slot.
+            for name, func in tools[number % 3:] + tools[:number % 3]:
+                os.sync()
+                time.sleep(args.pause)
+                times[name].append(func(number))
             log("run %d: berth %.2f s, docker %.2f s, skopeo %.2f s"
                 % (number + 1, times["berth"][-1], times["docker"][-1], times["skopeo"][-1]))
-            if number < args.runs - 1:
-                docker_forget(ref)
-                shutil.rmtree(root)
-                shutil.rmtree(layout)
-                time.sleep(args.pause)
         warm_root = os.path.join(workdir, "cold-%d" % (args.runs - 1))
         warm_berth = median_of([BERTH, "pull", "-q", ref], env_for(warm_root), 10)
+        run(["docker", "pull", "-q", ref])
         warm_docker = median_of(["docker", "pull", "-q", ref], None, 10)
         docker_forget(ref)
         many = os.path.join(workdir, "many")
