@@ -66,7 +66,8 @@ def _read(path):
 
 
 def _join(path, pid):
-    """Write a pid to cgroup.procs; EINVAL for a task still being forked is retried (runc)."""
+    """Write a pid (0: the writer) to cgroup.procs; EINVAL for a task still being forked is
+    retried (runc)."""
     for attempt in range(5):
         try:
             _write(os.path.join(path, "cgroup.procs"), pid)

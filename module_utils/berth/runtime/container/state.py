@@ -190,9 +190,9 @@ class ContainerStore(object):
             return record
         berth = record.get("Berth", {})
         if process_alive(state.get("Pid"), berth.get("StartTicks")):
-            if process_alive(berth.get("SupervisorPid"), berth.get("SupervisorTicks")):
-                return record
-            return record  # orphaned but alive: it is running, say so
+            return record  # alive, supervised or orphaned: it is running, say so
+        if process_alive(berth.get("SupervisorPid"), berth.get("SupervisorTicks")):
+            return record  # its supervisor is alive and will record the real exit status
 
         def mark(rec):
             if rec["State"].get("Running") and rec["State"].get("Pid") == state.get("Pid"):

@@ -114,6 +114,10 @@ class Supervisor(object):
         self.timers = []           # (when, callable)
         self.last_activity = time.time()
         self.stop_requested = False
+        try:
+            self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.own_pid_ns = None
 
     # -- loop --------------------------------------------------------------
     def serve(self):
@@ -519,8 +523,16 @@ class Supervisor(object):
         return [in_r, out_w, err_w]
 
     def _fork_container(self, plan, stdio, cgroup, child_fds, running, record):
-        """fork -> join cgroup -> unshare -> fork (pid 1) -> report pid; then wire the network."""
-        pid_r, pid_w = os.pipe()
+        """Fork the container's pid 1 straight into a new pid namespace, then wire the network.
+
+        unshare(CLONE_NEWPID) only changes where our *next child* goes, so the
+        supervisor unshares, forks, and at once setns()es back to its own pid
+        namespace: one fork per container and the pid known without a
+        round-trip. The child joins its cgroup and unshares the other
+        namespaces itself. Where that is refused, an intermediate process does
+        the double fork instead.
+        """
+        ready_r, ready_w = os.pipe()
         go_r, go_w = os.pipe()
         err_r, err_w = os.pipe()
         flags = namespace_flags(plan["network"])
@@ -528,53 +540,93 @@ class Supervisor(object):
             os.write(go_w, b"{}")  # nothing to wait for: the child runs straight through
             os.close(go_w)
             go_w = None
-        intermediate = os.fork()
-        if intermediate == 0:
-            try:
-                os.close(pid_r)
-                if go_w is not None:
-                    os.close(go_w)
-                os.close(err_r)
-                cgroup.join(os.getpid())
-                syscalls.unshare(flags)
-                child = os.fork()
-                if child == 0:
-                    os.close(pid_w)
-                    init.container_main(plan, stdio, go_r, err_w)
-                os.write(pid_w, str(child).encode())
-                os._exit(0)
-            except BaseException as exc:
-                try:
-                    os.write(err_w, ("runtime: %s" % exc).encode())
-                finally:
-                    os._exit(1)
-        for fd in [pid_w, go_r, err_w] + child_fds:
+        pid = self._fork_direct(plan, stdio, cgroup, flags, go_r, go_w, err_w, ready_r, ready_w)
+        if pid is None:
+            pid = self._fork_intermediate(plan, stdio, cgroup, flags, go_r, go_w, err_w, ready_w)
+        for fd in [go_r, err_w, ready_w] + child_fds:
             os.close(fd)
-        os.waitpid(intermediate, 0)
-        raw = os.read(pid_r, 64)
-        os.close(pid_r)
-        if not raw:
+        if pid <= 0:
+            os.close(ready_r)
             error = self._read_error(err_r)
             if go_w is not None:
                 os.close(go_w)
             raise ContainerError(error or "container set-up failed")
-        pid = int(raw)
         if go_w is not None:
             try:
+                # the veth peer must land in the child's own netns: wait until it has one
+                if os.read(ready_r, 1) != b"R":
+                    raise ContainerError(self._read_error(err_r) or "container set-up failed")
                 running.network_obj.attach(record["Id"], pid, running.bindings, running.network)
             except BaseException:
+                os.close(ready_r)
                 os.close(go_w)
-                os.close(err_r)
                 self._kill_and_reap(pid)
                 raise
             os.write(go_w, json.dumps({"interface": running.network}).encode())
             os.close(go_w)
+        os.close(ready_r)
         error = self._read_error(err_r)
         if error:
             status = self._kill_and_reap(pid)
             self._release_network(running)
             raise ContainerError("OCI runtime create failed: %s (exit %d)" % (error, exit_code_of(status)))
         return pid
+
+    def _fork_direct(self, plan, stdio, cgroup, flags, go_r, go_w, err_w, ready_r, ready_w):
+        if self.own_pid_ns is None:
+            return None
+        try:
+            syscalls.unshare(syscalls.CLONE_NEWPID)
+        except OSError:
+            self.own_pid_ns = None
+            return None
+        try:
+            pid = os.fork()
+        except BaseException:
+            syscalls.setns(self.own_pid_ns, syscalls.CLONE_NEWPID)
+            raise
+        if pid == 0:
+            try:
+                os.close(ready_r)
+                if go_w is not None:
+                    os.close(go_w)
+                cgroup.join(0)  # 0: the writer itself (our pid is 1 in here)
+                syscalls.unshare(flags & ~syscalls.CLONE_NEWPID)
+                if go_w is not None:
+                    os.write(ready_w, b"R")
+                os.close(ready_w)
+            except BaseException as exc:
+                _report_and_exit(err_w, exc)
+            init.container_main(plan, stdio, go_r, err_w)
+        syscalls.setns(self.own_pid_ns, syscalls.CLONE_NEWPID)
+        return pid
+
+    def _fork_intermediate(self, plan, stdio, cgroup, flags, go_r, go_w, err_w, ready_w):
+        pid_r, pid_w = os.pipe()
+        intermediate = os.fork()
+        if intermediate == 0:
+            try:
+                os.close(pid_r)
+                if go_w is not None:
+                    os.close(go_w)
+                cgroup.join(os.getpid())
+                syscalls.unshare(flags)
+                child = os.fork()
+                if child == 0:
+                    os.close(pid_w)
+                    if go_w is not None:
+                        os.write(ready_w, b"R")
+                    os.close(ready_w)
+                    init.container_main(plan, stdio, go_r, err_w)
+                os.write(pid_w, str(child).encode())
+                os._exit(0)
+            except BaseException as exc:
+                _report_and_exit(err_w, exc)
+        os.close(pid_w)
+        os.waitpid(intermediate, 0)
+        raw = os.read(pid_r, 64)
+        os.close(pid_r)
+        return int(raw) if raw else -1
 
     @staticmethod
     def _receive_console(sock):
@@ -711,6 +763,13 @@ class Supervisor(object):
             def failed(rec):
                 rec["State"]["Error"] = message
             self.store.update(cid, failed)
+
+
+def _report_and_exit(fd, exc):
+    try:
+        os.write(fd, ("runtime: %s" % exc).encode())
+    finally:
+        os._exit(1)
 
 
 def _network_factory():
