@@ -211,18 +211,19 @@ class Puller(object):
             diff_hasher = hashlib.sha256()
             tar_size = [0]
 
-            def inflated(compressed):
-                for block in decompressed(compressed):
+            def hashed(blocks):
+                # In the unpacking thread: it waits on the kernel more than the inflating one.
+                for block in blocks:
                     diff_hasher.update(block)
                     tar_size[0] += len(block)
                     yield block
 
             fetch_stage = _Stage(fetched(), "berth-fetch-" + sid)
-            inflate_stage = _Stage(inflated(fetch_stage), "berth-inflate-" + sid)
+            inflate_stage = _Stage(decompressed(fetch_stage), "berth-inflate-" + sid)
             try:
                 if cancel.is_set():
                     raise _Cancelled()
-                writer = unpack(inflate_stage, diff_path)
+                writer = unpack(hashed(inflate_stage), diff_path)
             except (zlib.error, UnpackError, EOFError) as err:
                 inflate_stage.close()
                 if isinstance(err, UnpackError) and "escapes" in str(err):
