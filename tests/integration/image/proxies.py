@@ -96,11 +96,15 @@ class FaultProxy(Front):
         self.target = None
         self.count = 0
         self.stall_seconds = 5
+        self.active = 0
+        self.max_active = 0
 
     def handle(self, req):
         with self.lock:
             self.requests.append((req.command, req.path, req.headers.get("Range"), None))
         match = BLOB_GET.match(req.path)
+        if self.mode == "slow" and req.command == "GET" and match:
+            return self._slow(req)
         if req.command != "GET" or not match or match.group(2) != self.target or not self.mode:
             return self.forward(req)
         with self.lock:
@@ -142,6 +146,18 @@ class FaultProxy(Front):
             req.close_connection = True
             return None
         return self.reply(req, status, headers, data)
+
+    def _slow(self, req):
+        """Every blob takes 0.3 s: counts how many downloads run at once."""
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            time.sleep(0.3)
+            return self.forward(req)
+        finally:
+            with self.lock:
+                self.active -= 1
 
     def _full(self, req):
         headers = {k: v for k, v in req.headers.items() if k.lower() not in HOP_HEADERS and k.lower() != "range"}

@@ -98,3 +98,20 @@ def test_stall_times_out_with_a_clear_error(proxy, image, root):
     assert ("downloading blob %s from %s failed after 2 attempts: timed out after 1s without data"
             % (proxy.target, proxy.host)) in result.stderr
     assert_store_has_nothing(root, image)
+
+
+def test_layers_download_three_at_a_time(plain_registry, faulty, tmp_path):
+    proxy = faulty[0]
+    seed = str(tmp_path / "seed")
+    host = plain_registry.host
+    make_image(Store(seed), [layer_tar({"n%d" % n: b"x" * n}) for n in range(6)], ["%s/wide:1" % host])
+    berth(["push", "%s/wide:1" % host], seed)
+    proxy.mode = "slow"
+    proxy.max_active = 0
+    try:
+        root = str(tmp_path / "root")
+        berth(["pull", "%s/wide:1" % proxy.host], root)
+    finally:
+        proxy.mode = None
+    assert proxy.max_active == 3
+    assert len(Store(root).layer_dirs("%s/wide:1" % proxy.host)) == 6
