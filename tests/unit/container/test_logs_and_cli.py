@@ -86,3 +86,14 @@ def test_parse_signal():
     assert cli.parse_signal("TERM") == 15
     assert cli.parse_signal("SIGKILL") == 9
     assert cli.parse_signal("2") == 2
+
+
+def test_bridge_settings_precedence(tmp_path):
+    from berth.runtime.container.supervisor import bridge_settings
+    config = tmp_path / "daemon.json"
+    config.write_text('{"bip": "10.55.0.1/24", "bridge": "br9"}')
+    assert bridge_settings({"BERTH_DAEMON_CONFIG": str(config)}) == ("br9", "10.55.0.1/24")
+    assert bridge_settings({"BERTH_DAEMON_CONFIG": str(config), "BERTH_BIP": "10.66.0.1/16"}) == (
+        "br9", "10.66.0.1/16")
+    assert bridge_settings({"BERTH_DAEMON_CONFIG": str(tmp_path / "none.json")}) == (
+        "berth0", "10.209.0.1/16")

@@ -772,12 +772,28 @@ def _report_and_exit(fd, exc):
         os._exit(1)
 
 
+def bridge_settings(environ=None):
+    """(bridge name, bip): BERTH_BRIDGE/BERTH_BIP, else daemon.json's "bridge"/"bip" (Docker's
+    keys), else berth0 with its default address."""
+    from ..network.bridge import DEFAULT_BIP, DEFAULT_BRIDGE
+    environ = os.environ if environ is None else environ
+    config = {}
+    path = environ.get("BERTH_DAEMON_CONFIG", "/etc/berth/daemon.json")
+    try:
+        with open(path) as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        config = {}
+    return (environ.get("BERTH_BRIDGE") or config.get("bridge") or DEFAULT_BRIDGE,
+            environ.get("BERTH_BIP") or config.get("bip") or DEFAULT_BIP)
+
+
 def _network_factory():
-    from ..network.bridge import DEFAULT_BIP, DEFAULT_BRIDGE, BridgeNetwork
+    from ..network.bridge import BridgeNetwork
+    name, bip = bridge_settings()
 
     def make(root):
-        return BridgeNetwork(root, os.environ.get("BERTH_BRIDGE", DEFAULT_BRIDGE),
-                             os.environ.get("BERTH_BIP", DEFAULT_BIP))
+        return BridgeNetwork(root, name, bip)
     return make
 
 
