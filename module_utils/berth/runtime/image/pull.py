@@ -112,10 +112,10 @@ class Puller(object):
             raise RegistryError("manifest of %s has no config" % ref)
         tags = [str(ref.with_tag(ref.tag))] if ref.tag else []
         digests = [ref.name + "@" + repo_digest]
-        self.store.put_blob_bytes(body)
         if self.store.has_image(image_id) and self.store.has_blob(image_id):
             record = self.store.resolve(image_id)
             if all(self.store.has_layer(layer["chain_id"]) for layer in record.layers):
+                self.store.put_blob_bytes(body)
                 record = self.store.add_image(self.store.read_blob(image_id), _strip(record.layers),
                                               tags, digests, manifest=digest)
                 return record, False
@@ -140,6 +140,7 @@ class Puller(object):
                 self.reporter.layer(short(desc["digest"]), "Pulling fs layer")
                 todo.append((desc, diff_id, chain))
         self._pull_layers(repo, todo)
+        self.store.put_blob_bytes(body)
         record = self.store.add_image(config_bytes, layers, tags, digests, manifest=digest)
         self.reporter.message("Digest: %s" % repo_digest)
         return record, True
