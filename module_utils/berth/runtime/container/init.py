@@ -280,7 +280,7 @@ def set_up_stdio(plan, stdio):
 
 def send_fd(sock_fd, fd):
     """Pass ``fd`` over a unix socket (SCM_RIGHTS), as runc's --console-socket does."""
-    sock = socket.socket(fileno=sock_fd)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, sock_fd)
     try:
         sock.sendmsg([b"M"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
     finally:
