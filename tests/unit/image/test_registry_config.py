@@ -42,3 +42,10 @@ def test_daemon_json_settings(tmp_path):
     assert (config.mirrors, config.insecure) == (["https://m.example"], ["r:5000"])
     missing = RegistryConfig.from_daemon_json(str(tmp_path / "none.json"))
     assert (missing.mirrors, missing.insecure) == ([], [])
+
+
+def test_pagination_link_header():
+    from berth.runtime.image.registry import _next_page
+    assert _next_page('</v2/_catalog?last=b&n=2>; rel="next"') == "/v2/_catalog?last=b&n=2"
+    assert _next_page('<https://r.example/v2/x/tags/list?n=5&last=t>; rel="next"') == "/v2/x/tags/list?n=5&last=t"
+    assert _next_page(None) is None

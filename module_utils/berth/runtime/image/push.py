@@ -1,6 +1,7 @@
 """Push an image from the store to a registry (so a private registry can be seeded)."""
 import hashlib
 import json
+import os
 
 from . import reference
 from .registry import (
@@ -40,7 +41,6 @@ def build_manifest(image, blob_sizes):
 
 def push(store, client, ref_text, say=print):
     """Push the image tagged ``ref_text``; returns the manifest digest."""
-    import os
     ref = reference.parse(ref_text).with_default_tag()
     image = store.resolve(str(ref))
     repo = Repository(client, ref, push=True)

@@ -458,11 +458,7 @@ class Repository(object):
                 return resp.getheader("Link"), body
             link, body = self._with_endpoints(get)
             found.extend(json.loads(body.decode("utf-8")).get("tags") or [])
-            match = re.match(r"<([^>]+)>", link or "")
-            path = match.group(1) if match else None
-            if path and not path.startswith("/"):
-                parts = urlsplit(path)
-                path = parts.path + "?" + parts.query
+            path = _next_page(link)
         return found
 
     # -- blobs -------------------------------------------------------------
@@ -664,29 +660,31 @@ def ping(client, domain):
 
 def catalog(client, domain):
     """Every repository name the registry's ``/v2/_catalog`` lists (pages followed)."""
-    endpoint = None
-    names = []
-    path = "/v2/_catalog?n=1000"
     from .reference import Reference
     repo = Repository(client, Reference(domain, "catalog"))
     repo.scope = "registry:catalog:*"
+    names = []
+    path = "/v2/_catalog?n=1000"
     while path:
-        def get(ep, path=path):
-            resp = repo._call(ep, "GET", path)
+        def get(endpoint, path=path):
+            resp = repo._call(endpoint, "GET", path)
             body = resp.read()
             if resp.status != 200:
                 raise RegistryError("catalog of %s: %s" % (domain, _error_text(resp, body)), resp.status)
-            return resp, body
-        resp, body = repo._with_endpoints(get)
-        endpoint = repo.endpoint
+            return resp.getheader("Link"), body
+        link, body = repo._with_endpoints(get)
         names.extend(json.loads(body.decode("utf-8")).get("repositories") or [])
-        link = resp.getheader("Link")
-        match = re.match(r"<([^>]+)>", link or "")
-        path = match.group(1) if match else None
-        if path and not path.startswith("/"):
-            path = urlsplit(path).path + "?" + urlsplit(path).query
-    del endpoint
+        path = _next_page(link)
     return names
+
+
+def _next_page(link):
+    """The path of an RFC 5988 ``Link: <...>; rel="next"`` header, or None."""
+    match = re.match(r"<([^>]+)>", link or "")
+    if not match:
+        return None
+    parts = urlsplit(match.group(1))
+    return parts.path + ("?" + parts.query if parts.query else "")
 
 
 def hub_search(client, term, limit):
