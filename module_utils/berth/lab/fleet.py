@@ -29,6 +29,10 @@ from ..common.command import CommandError, run
 LABEL = "io.berth.lab"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 MAX_HOSTS = 50
+# systemd in every lab host holds inotify instances of the machine's root user, and the kernel's
+# default (128 per user) runs out at about a dozen hosts: sshd then never starts. These are the
+# floors the lab raises the machine's limits to (it never lowers them).
+INOTIFY_FLOORS = (("fs/inotify/max_user_instances", 1024), ("fs/inotify/max_user_watches", 524288))
 FIRST_HOST_OFFSET = 10
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2",
@@ -229,6 +233,7 @@ class LabFleet:
         self.validate_host()
         self.validate_subnet_is_free()
         image_id = self.ensure_image()
+        self.ensure_inotify_limits()
         self.ensure_network()
         self.ensure_key()
         hosts = self.spec.hosts()
@@ -283,6 +288,15 @@ class LabFleet:
             changes=['CMD ["/sbin/init"]', "ENV container=docker"],
         )
         return image["Id"]
+
+    def ensure_inotify_limits(self, proc_sys="/proc/sys"):
+        for key, floor in INOTIFY_FLOORS:
+            path = os.path.join(proc_sys, key)
+            with open(path) as handle:
+                current = int(handle.read())
+            if current < floor:
+                self._act("raise %s from %d to %d (systemd in each lab host needs inotify instances)"
+                          % (key.replace("/", "."), current, floor), _write_text, path, "%d\n" % floor)
 
     def ensure_network(self):
         spec = self.spec
@@ -409,6 +423,11 @@ class LabFleet:
                     self._act("remove image %s" % spec.image_ref, self.engine.image_remove, spec.image_ref)
             if os.path.exists(spec.image_tarball):
                 self._act("remove cached %s" % spec.image_tarball, os.unlink, spec.image_tarball)
+
+
+def _write_text(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
 
 
 def _remove_volume_if_present(engine, name):
