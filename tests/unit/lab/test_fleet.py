@@ -91,3 +91,30 @@ def test_inventory_lists_hosts_in_docker_hosts_with_the_lab_key():
     assert "[docker_hosts]\nlab1 ansible_host=172.28.250.11\nlab2 ansible_host=172.28.250.12\n" in text
     assert "ansible_ssh_private_key_file=/var/lib/berth-lab/lab/id_ed25519" in text
     assert "[lab:children]\ndocker_hosts\n" in text
+
+
+def _proc_sys(tmp_path, instances, watches):
+    (tmp_path / "fs" / "inotify").mkdir(parents=True)
+    (tmp_path / "fs" / "inotify" / "max_user_instances").write_text("%d\n" % instances)
+    (tmp_path / "fs" / "inotify" / "max_user_watches").write_text("%d\n" % watches)
+    return tmp_path
+
+
+def test_inotify_limits_are_raised_to_the_floors_and_never_lowered(tmp_path):
+    from berth.lab.fleet import LabFleet
+    proc_sys = _proc_sys(tmp_path, 128, 1048576)
+    fleet = LabFleet(LabSpec("lab", 1, "172.28.250.0/24"), engine=None)
+    fleet.ensure_inotify_limits(proc_sys=str(proc_sys))
+    assert fleet.actions == ["raise fs.inotify.max_user_instances from 128 to 1024 "
+                             "(systemd in each lab host needs inotify instances)"]
+    assert (proc_sys / "fs" / "inotify" / "max_user_instances").read_text() == "1024\n"
+    assert (proc_sys / "fs" / "inotify" / "max_user_watches").read_text() == "1048576\n"
+
+
+def test_inotify_limits_in_check_mode_are_reported_not_written(tmp_path):
+    from berth.lab.fleet import LabFleet
+    proc_sys = _proc_sys(tmp_path, 128, 8192)
+    fleet = LabFleet(LabSpec("lab", 1, "172.28.250.0/24"), engine=None, check_mode=True)
+    fleet.ensure_inotify_limits(proc_sys=str(proc_sys))
+    assert len(fleet.actions) == 2
+    assert (proc_sys / "fs" / "inotify" / "max_user_instances").read_text() == "128\n"
