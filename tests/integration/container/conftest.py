@@ -109,7 +109,7 @@ class Env(object):
 
     def cgroup_dirs(self):
         found = []
-        for controller in ("memory", "pids", "cpu", "devices", "freezer", "blkio", "cpuset"):
+        for controller in ("memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset"):
             base = os.path.join("/sys/fs/cgroup", controller, self.cgroup_parent)
             if os.path.isdir(base):
                 found += [os.path.join(base, d) for d in os.listdir(base)
@@ -172,6 +172,10 @@ def _teardown(environment):
                     os.kill(pid, 9)
                 except OSError:
                     pass
+    deadline = time.time() + 3
+    while environment.cgroup_dirs() and time.time() < deadline:
+        time.sleep(0.05)
+    cgroups_left = environment.cgroup_dirs()
     BridgeNetwork(environment.root, environment.bridge, environment.bip).teardown()
     for path in environment.cgroup_dirs():
         for _ in range(100):
@@ -187,6 +191,7 @@ def _teardown(environment):
             pass
     leftover = our_rules(chain_name(environment.bridge), environment.bridge)
     assert leftover == [], "iptables rules left behind: %r" % leftover
+    assert cgroups_left == [], "container cgroups left behind: %r" % cgroups_left
 
 
 @pytest.fixture
@@ -197,3 +202,4 @@ def digest():
 @pytest.fixture
 def rootfs_factory(tmp_path):
     return lambda name: make_rootfs(str(tmp_path / name))
+

@@ -90,10 +90,36 @@ class Manager(object):
 
     # -- lookup ------------------------------------------------------------
     def get(self, ref):
-        return self.store.refresh(self.store.find(ref))
+        return self._reconcile(self.store.refresh(self.store.find(ref)))
+
+    def _reconcile(self, record):
+        """Free what a container that died without its supervisor still holds:
+        its cgroups, its published ports and its address."""
+        if not record.get("Berth", {}).get("NeedsCleanup"):
+            return record
+        from . import cgroups
+        cgroups.for_container(record["Id"], os.environ.get("BERTH_CGROUP_PARENT", "berth")).destroy()
+        settings = record["NetworkSettings"]
+        if settings.get("Bridge") and settings.get("IPAddress"):
+            from ..network.bridge import BridgeNetwork
+            from .supervisor import bridge_settings
+            name, bip = bridge_settings()
+            if name == settings["Bridge"]:
+                bindings = [(entry.get("HostIp", ""), int(entry["HostPort"]), int(key.split("/")[0]),
+                             key.split("/")[1])
+                            for key, entries in sorted(settings.get("Ports", {}).items())
+                            for entry in entries or []]
+                bindings = [(ip if ip != "0.0.0.0" else "", hp, cp, proto)
+                            for ip, hp, cp, proto in bindings]
+                BridgeNetwork(self.root, name, bip).detach(record["Id"], settings["IPAddress"],
+                                                          bindings)
+
+        def done(rec):
+            rec["Berth"].pop("NeedsCleanup", None)
+        return self.store.update(record["Id"], done)
 
     def list(self, all_states=False):
-        records = [self.store.refresh(r) for r in self.store.all()]
+        records = [self._reconcile(self.store.refresh(r)) for r in self.store.all()]
         if not all_states:
             records = [r for r in records if r["State"]["Running"]]
         return sorted(records, key=lambda r: r["Created"], reverse=True)

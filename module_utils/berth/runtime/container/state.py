@@ -199,6 +199,7 @@ class ContainerStore(object):
                 rec["State"].update({"Status": "exited", "Running": False, "Pid": 0,
                                      "ExitCode": UNKNOWN_EXIT, "FinishedAt": logs.rfc3339_nano(),
                                      "Error": "container process disappeared with its supervisor"})
+                rec.setdefault("Berth", {})["NeedsCleanup"] = True
         try:
             return self.update(record["Id"], mark)
         except NotFound:
