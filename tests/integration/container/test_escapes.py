@@ -177,3 +177,90 @@ def test_36_block_devices_are_denied(env, image):
                     "{ mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda; } 2>&1; echo rc=$?").stdout
     assert "Operation not permitted" in out
     assert out.endswith("rc=1\n")
+
+
+def test_32_raced_bind_destination_never_lands_outside(tmp_path):
+    """CVE-2021-30465 class: a path component is swapped to an absolute symlink while the
+    runtime mounts; 1000 rounds, every mount must land inside the rootfs (or be refused)."""
+    import signal
+
+    from berth.runtime import syscalls
+    from berth.runtime.container import init
+    from berth.runtime.container.errors import ContainerError
+
+    root = tmp_path / "root"
+    outside = tmp_path / "outside"
+    (root / "shared" / "dir" / "target").mkdir(parents=True)
+    (outside / "target").mkdir(parents=True)
+    source = tmp_path / "source"
+    source.mkdir()
+    dir_path = str(root / "shared" / "dir")
+    swap = str(root / "shared" / "swap")
+    os.symlink(str(outside), swap)
+    import ctypes
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    rename_exchange = 2
+    attacker = os.fork()
+    if attacker == 0:
+        while True:  # atomically exchange the real directory and the symlink, forever
+            libc.renameat2(-100, dir_path.encode(), -100, swap.encode(), rename_exchange)
+    report_r, report_w = os.pipe()
+    worker = os.fork()
+    if worker == 0:
+        outcome = b"ok"
+        try:
+            syscalls.unshare(syscalls.CLONE_NEWNS)
+            syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+            redirected_prefix = str(root) + str(outside)
+            mounted = redirected = refused = 0
+            for _ in range(1000):
+                try:
+                    init.bind_mounts(str(root), [{"source": str(source),
+                                                  "destination": "/shared/dir/target",
+                                                  "read_only": False}])
+                    mounted += 1
+                except (ContainerError, OSError):
+                    refused += 1
+                with open("/proc/self/mounts") as handle:
+                    points = [line.split()[1] for line in handle]
+                if any(p.startswith(str(outside)) for p in points):
+                    outcome = b"escaped"
+                    break
+                # the symlink was followed, but as if the rootfs were '/': confined
+                redirected += any(p.startswith(redirected_prefix) for p in points)
+                for point in reversed(points):
+                    if point.startswith(str(root)):
+                        _umount_raced(point)
+            if outcome == b"ok":
+                outcome = ("ok %d %d %d" % (mounted, redirected, refused)).encode()
+        except BaseException as exc:
+            outcome = ("error %r" % exc).encode()
+        os.write(report_w, outcome)
+        os._exit(0)
+    os.close(report_w)
+    try:
+        result = os.read(report_r, 200).decode()
+        os.waitpid(worker, 0)
+    finally:
+        os.kill(attacker, signal.SIGKILL)
+        os.waitpid(attacker, 0)
+        os.close(report_r)
+    assert result.startswith("ok "), result
+    mounted, redirected, refused = map(int, result.split()[1:])
+    assert mounted + refused == 1000
+    assert 0 < redirected < mounted  # the swap really raced the mounts, both ways
+    assert os.listdir(str(outside / "target")) == []
+
+
+def _umount_raced(point):
+    """Unmount a mountpoint whose path the attacker keeps swapping: retry until it is gone."""
+    from berth.runtime import syscalls
+    for _ in range(10000):
+        try:
+            syscalls.umount2(point, syscalls.MNT_DETACH)
+            return
+        except OSError:
+            with open("/proc/self/mounts") as handle:
+                if point not in [line.split()[1] for line in handle]:
+                    return
+    raise AssertionError("could not unmount %s" % point)
