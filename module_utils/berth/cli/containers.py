@@ -17,17 +17,20 @@ import signal
 import sys
 import time
 
-from ..runtime.container import logs, manager, spec
+from ..runtime.container import logs, spec
 from ..runtime.container.errors import ContainerError, NotFound
+
+DEFAULT_ROOT = "/var/lib/berth"
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
 
 
 def _root(args):
-    return getattr(args, "root", None) or os.environ.get("BERTH_ROOT") or manager.DEFAULT_ROOT
+    return getattr(args, "root", None) or os.environ.get("BERTH_ROOT") or DEFAULT_ROOT
 
 
 def _manager(args):
+    from ..runtime.container import manager
     return manager.Manager(_root(args))
 
 
@@ -71,7 +74,8 @@ def _options(args):
     if args.memory_swap:
         memory_swap = -1 if args.memory_swap == "-1" else spec.parse_bytes(args.memory_swap)
     return {
-        "name": args.name, "env": args.env, "publish": args.publish, "volumes": args.volume,
+        "name": args.name, "env": spec.parse_env(args.env), "publish": args.publish,
+        "volumes": args.volume,
         "workdir": args.workdir, "user": args.user, "interactive": args.interactive,
         "tty": args.tty, "labels": labels, "privileged": args.privileged, "rm": args.rm,
         "restart": args.restart, "memory": spec.parse_bytes(args.memory) if args.memory else 0,
@@ -103,23 +107,40 @@ def cmd_create(args):
 
 
 def cmd_run(args):
-    mgr = _manager(args)
-    record = _create(args)
-    if getattr(args, "detach", False):
-        try:
-            mgr.start(record["Id"])
-        except ContainerError:
-            if args.rm:
-                mgr.remove(record["Id"], force=True, volumes=True)
-            raise
-        print(record["Id"])
+    """Create and start in one request to the supervisor.
+
+    The supervisor has the image store and the runtime loaded already, so
+    this process only parses flags and relays: no image-store import, no
+    record written from here (start-up time is most of a short run).
+    """
+    from ..runtime.container import client
+    if args.cidfile and os.path.exists(args.cidfile):
+        raise ContainerError("Container ID file found, make sure the other container isn't running "
+                             "or delete %s" % args.cidfile)
+    if args.rm and args.restart not in ("no", None):
+        raise ContainerError("Conflicting options: --restart and --rm")
+    detach = getattr(args, "detach", False)
+    request = {"op": "run", "image": args.image, "options": _options(args), "attach": not detach,
+               "stdin": args.interactive, "tty_size": _tty_size() if args.tty else None}
+    sock = client.connect(_root(args))
+    sock.sendall(json.dumps(request).encode() + b"\n")
+    reply = client.read_reply(sock)
+    if reply.get("warning"):
+        sys.stderr.write("WARNING: storage driver vfs (a full copy per container): %s\n"
+                         % reply["warning"])
+    if not reply.get("ok"):
+        sock.close()
+        if reply.get("spec_error"):
+            raise spec.SpecError(reply["error"])
+        raise ContainerError(reply.get("error") or "the supervisor refused the request")
+    if args.cidfile:
+        with open(args.cidfile, "w") as handle:
+            handle.write(reply["id"])
+    if detach:
+        sock.close()
+        print(reply["id"])
         return 0
-    try:
-        return _attached_start(mgr, record["Id"], args.interactive, args.tty)
-    except ContainerError:
-        if args.rm:
-            mgr.remove(record["Id"], force=True, volumes=True)
-        raise
+    return relay(sock, args.interactive, args.tty)
 
 
 def _tty_size():
@@ -842,6 +863,7 @@ def run(verb, argv, context):
     """Entry from main.py's dispatcher."""
     if verb == "rmi":
         from ..runtime.container import images as image_adapter
+        from ..runtime.container import manager
         from . import images as image_verbs
         image_adapter.register_in_use_checker(manager.images_in_use)
         return image_verbs.run(verb, argv, context)
@@ -864,6 +886,7 @@ def _inspect_any(argv, context):
     parser.add_argument("names", nargs="+")
     args = parser.parse_args(argv)
     if args.type != "image":
+        from ..runtime.container import manager
         mgr = manager.Manager(context.root)
         found, rest = [], []
         for name in args.names:

@@ -38,3 +38,15 @@ def connect(root, start=True):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     sock.connect(name)
     return sock
+
+
+def read_reply(sock):
+    """One JSON line from the supervisor (read byte by byte: stream frames may follow it)."""
+    import json
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            return {"ok": False, "error": "the supervisor closed the connection"}
+        data += chunk
+    return json.loads(data.decode("utf-8"))

@@ -116,6 +116,7 @@ class Supervisor(object):
         self.timers = []           # (when, callable)
         self.last_activity = time.time()
         self.stop_requested = False
+        self.manager = None
         try:
             self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -262,6 +263,8 @@ class Supervisor(object):
                 self._attach(conn, running, request.get("stdin"), rest)
             else:
                 self._drop_client(conn)
+        elif op == "run":
+            self._run(conn, request, rest)
         elif op == "attach":
             running = self.running.get(request["id"])
             if running is None:
@@ -290,6 +293,31 @@ class Supervisor(object):
             self._drop_client(conn)
         else:
             raise ContainerError("unknown request %r" % op)
+
+    def _run(self, conn, request, rest):
+        """create + start for `berth run`: the image store is warm in this process."""
+        from . import manager
+        if self.manager is None:
+            self.manager = manager.Manager(self.root)
+        try:
+            record, reason = self.manager.create(request["image"], request["options"])
+        except spec.SpecError as exc:
+            self._reply(conn, {"ok": False, "error": str(exc), "spec_error": True})
+            self._drop_client(conn)
+            return
+        try:
+            running = self.spawn(record, request.get("tty_size"))
+        except Exception as exc:
+            if record["HostConfig"].get("AutoRemove"):
+                manager.remove_files(self.store, self.store.load(record["Id"]), volumes=True)
+            self._reply(conn, {"ok": False, "error": str(exc), "id": record["Id"], "warning": reason})
+            self._drop_client(conn)
+            return
+        self._reply(conn, {"ok": True, "id": record["Id"], "pid": running.pid, "warning": reason})
+        if request.get("attach"):
+            self._attach(conn, running, request.get("stdin"), rest)
+        else:
+            self._drop_client(conn)
 
     def _attach(self, conn, running, want_stdin, rest):
         info = self.clients[conn]
