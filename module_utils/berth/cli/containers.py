@@ -40,6 +40,7 @@ def _err(message):
 
 # -- create / run ----------------------------------------------------------
 def _add_create_options(parser):
+    parser.add_argument("--help", action="help", help="show this help (-h is --hostname, as in Docker)")
     parser.add_argument("--name")
     parser.add_argument("-e", "--env", action="append", default=[])
     parser.add_argument("-p", "--publish", action="append", default=[])
@@ -757,6 +758,13 @@ def _containers_parser(sub, name, handler, help_text, multiple=True):
     return parser
 
 
+class _Formatter(argparse.HelpFormatter):
+    """A fixed width: argparse's default asks shutil (and so imports bz2, lzma) on every run."""
+
+    def __init__(self, prog):
+        argparse.HelpFormatter.__init__(self, prog, width=100)
+
+
 class _OnlyVerb(object):
     """An add_subparsers() stand-in that builds the parser of one verb only (start-up time)."""
 
@@ -766,8 +774,8 @@ class _OnlyVerb(object):
 
     def add_parser(self, name, **kwargs):
         if name == self.verb:
-            return self.sub.add_parser(name, **kwargs)
-        return argparse.ArgumentParser(add_help=False)
+            return self.sub.add_parser(name, formatter_class=_Formatter, **kwargs)
+        return argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
 
 
 def add_parsers(sub, only=None):
@@ -869,7 +877,7 @@ def run(verb, argv, context):
         return image_verbs.run(verb, argv, context)
     if verb == "inspect":
         return _inspect_any(argv, context)
-    parser = argparse.ArgumentParser(prog="berth")
+    parser = argparse.ArgumentParser(prog="berth", formatter_class=_Formatter)
     add_parsers(parser.add_subparsers(dest="verb"), only=verb)
     args = parser.parse_args([verb] + list(argv))
     args.root = context.root
