@@ -9,7 +9,13 @@ import tempfile
 import pytest
 from support.lab import ROOT, ansible_env
 
-HOSTNAME_VAR = ["-e", "docker_host_hostname={{ inventory_hostname }}"]
+# The inventory the fleet is converged with and checked against: hostnames from the inventory and
+# a few daemon settings, so that daemon.json has keys berth owns.
+HOSTNAME_VAR = ["-e", "docker_host_hostname={{ inventory_hostname }}", "-e", json.dumps({
+    "docker_daemon_log_driver": "json-file",
+    "docker_daemon_log_opts": {"max-size": "10m", "max-file": "3"},
+    "docker_daemon_registry_mirrors": ["https://mirror.example.com"],
+})]
 # What a drift run must leave exactly as it was: file contents under /etc and the unit
 # directories, installed packages, and the state of every service the roles manage.
 FINGERPRINT = (
@@ -94,13 +100,15 @@ def test_html_page_renders_the_matrix_in_chromium(fleet, tmp_path):
 INJECT = {
     # host index -> shell commands that make it drift (and what the report must say)
     1: "mkdir -p /etc/selinux && printf 'SELINUX=enforcing\\nSELINUXTYPE=targeted\\n' > /etc/selinux/config;"
+       " sed -i 's/\"10m\"/\"50m\"/' /etc/docker/daemon.json;"
        " hostname renamed1 && echo renamed1 > /etc/hostname; chmod 0666 /var/run/docker.sock",
     2: "systemctl stop docker.service docker.socket; systemctl disable netfilter-persistent.service",
     3: "DEBIAN_FRONTEND=noninteractive apt-get install -y -q netbase firewalld >/dev/null"
        " && systemctl start firewalld",
 }
 EXPECTED = {
-    "drift1": {"docker_host : Set the SELinux mode", "docker_host : Set the hostname"},
+    "drift1": {"docker_host : Set the SELinux mode", "docker_host : Set the hostname",
+               "docker_daemon : Configure dockerd", "docker_daemon : Apply the docker daemon configuration"},
     "drift2": {"docker_host : Start and enable docker", "docker_host : Start and enable the iptables service"},
     # A running firewalld stops the iptables service (its unit conflicts) and replaces docker's
     # chains, so the role would also restart both: three items, all caused by the injection.
@@ -120,7 +128,9 @@ def test_injected_drift_is_reported_exactly_and_nothing_is_touched(fleet):
     assert findings(report, "firewall_disabled") == ["drift1", "drift2"]
     assert fingerprints(fleet) == before
     # The terminal summary names each drifted host with its count.
-    assert "drift1                   drifted, 2 items" in out
+    assert "drift1                   drifted, 4 items" in out
+    daemon_json = [i for i in report["items"] if i["item"] == "docker_daemon : Configure dockerd"]
+    assert '-    "max-size": "50m"\n+    "max-size": "10m"\n' in daemon_json[0]["diff"]
     assert "drift3                   drifted, 3 items" in out
 
 
