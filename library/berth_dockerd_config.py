@@ -249,6 +249,9 @@ def main():
     except (DockerdConfigError, HostprepError) as exc:
         module.fail_json(msg="Refused to change the docker daemon configuration, nothing was written: %s"
                          % mask_url(str(exc)))
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="Writing the docker daemon configuration failed (%s); the live files are as before "
+                         "or fully replaced, never half-written" % mask_url(str(exc)))
     for warning in result.pop("warnings"):
         module.warn(warning)
     if not module._diff:
