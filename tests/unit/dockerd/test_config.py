@@ -133,7 +133,7 @@ def test_keys_are_gated_by_engine_version():
         "registry-mirror: 'registry-mirror' is not a daemon.json key dockerd knows (from options); remove it")
     assert refusal(default_address_pools=[{"base": "10.200.0.0/16", "size": 24}], version=(17, 3, 2)) == (
         "default-address-pools: 'default-address-pools' needs Docker Engine 18.6 or newer (this host has 17.3.2) "
-        "(from default-address-pools); remove it")
+        "(from default_address_pools); remove it")
 
 
 def test_unknown_key_kept_from_existing_file_is_refused_unless_exclusive():

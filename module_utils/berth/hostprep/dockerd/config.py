@@ -31,6 +31,11 @@ SETTING_KEYS = (
 # Keys berth writes for hosts, TLS and proxies.
 DERIVED_KEYS = ("hosts", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "proxies")
 OWNED_KEYS = frozenset([key for _, key in SETTING_KEYS] + list(DERIVED_KEYS))
+# Each owned key and the setting that writes it, for messages.
+KEY_SETTINGS = dict((key, setting) for setting, key in SETTING_KEYS)
+KEY_SETTINGS.update({"hosts": "unix_socket/tcp", "tls": "tls_ca_cert", "tlsverify": "tls_ca_cert",
+                     "tlscacert": "tls_ca_cert", "tlscert": "tls_cert", "tlskey": "tls_key",
+                     "proxies": "http_proxy/https_proxy/no_proxy"})
 PROXY_ENV = (("http_proxy", "HTTP_PROXY", "http-proxy"), ("https_proxy", "HTTPS_PROXY", "https-proxy"),
              ("no_proxy", "NO_PROXY", "no-proxy"))
 
@@ -226,11 +231,10 @@ def build_plan(params, current_text, drop_in_text, exec_start, version):
     listeners = listener_settings(params, warnings)
     environment, proxy_keys, secrets = proxy_settings(params, version)
     extra = params.get("options") or {}
-    named = dict((key, setting) for setting, key in _named_pairs())
     for key in sorted(extra):
-        if key in named:
+        if key in KEY_SETTINGS:
             raise DockerdConfigError("options", "%r is given in options but is the module's setting %s; "
-                                     "set it there, not both" % (key, named[key]))
+                                     "set it there, not both" % (key, KEY_SETTINGS[key]))
 
     desired = {}
     desired.update(owned)
@@ -247,7 +251,9 @@ def build_plan(params, current_text, drop_in_text, exec_start, version):
     for key in sorted(candidate):
         problem = key_problem(key, version)
         if problem:
-            source = "options" if key in extra else ("the existing daemon.json" if key not in desired else key)
+            source = "options" if key in extra else KEY_SETTINGS.get(key, "the existing daemon.json")
+            if key not in desired:
+                source = "the existing daemon.json"
             raise DockerdConfigError(key, "%s (from %s); remove it%s" % (
                 problem, source, ", or set exclusive: true to drop keys berth does not own"
                 if source == "the existing daemon.json" else ""))
@@ -269,11 +275,3 @@ def build_plan(params, current_text, drop_in_text, exec_start, version):
         socket_chmod = (mode.zfill(4), params["unix_socket"])
     drop_in = render_drop_in(argv, environment, socket_chmod)
     return Plan(current, candidate, drop_in_text, drop_in, warnings, secrets)
-
-
-def _named_pairs():
-    pairs = list(SETTING_KEYS)
-    pairs += [("unix_socket/tcp", "hosts"), ("tls_ca_cert", "tlscacert"), ("tls_cert", "tlscert"),
-              ("tls_key", "tlskey"), ("tls_ca_cert", "tlsverify"), ("tls_ca_cert", "tls"),
-              ("http_proxy/https_proxy/no_proxy", "proxies")]
-    return pairs
