@@ -125,6 +125,30 @@ def pids_named(name):
     return out
 
 
+def run_in_process(store):
+    """What `berth run --rm --network none` costs without starting an interpreter:
+    the same supervisor request, sent from this already-running process."""
+    from berth.runtime.container import client
+    start = time.perf_counter()
+    sock = client.connect(store)
+    request = {"op": "run", "image": "bench:busybox", "attach": True, "stdin": False,
+               "options": {"cmd": ["/bin/true"], "network": "none", "rm": True}}
+    sock.sendall(json.dumps(request).encode() + b"\n")
+    reply = client.read_reply(sock)
+    if not reply.get("ok"):
+        raise SystemExit("in-process run failed: %s" % reply)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    if b"exit" not in data:
+        raise SystemExit("no exit frame: %r" % data)
+    return time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -180,16 +204,20 @@ def main():
     cases.append(("kernel floor: unshare -fpmnuiC --mount-proc true",
                   ["unshare", "-fpmnuiC", "--mount-proc", "/bin/true"]))
 
+    sys.path.insert(0, os.path.join(ROOT_DIR, "module_utils"))
+    in_process = "berth runtime only (in-process client, --network none)"
+    cases.append((in_process, None))
     for _, argv in cases:  # warm every path once (supervisor, bridge, page cache)
-        timed(argv, env)
+        if argv:
+            timed(argv, env)
     samples = {name: [] for name, _ in cases}
     for _ in range(args.runs):
         for name, argv in cases:
-            samples[name].append(timed(argv, env))
+            samples[name].append(timed(argv, env) if argv else run_in_process(store))
     medians = {name: statistics.median(values) * 1000 for name, values in samples.items()}
     print("\n== start latency, median of %d alternating runs (ms) ==" % args.runs)
     for name, _ in cases:
-        print("  %-52s %8.1f" % (name, medians[name]))
+        print("  %-58s %8.1f" % (name, medians[name]))
     bridge = medians[cases[0][0]]
     none = medians[cases[1][0]]
     if has_docker:
@@ -200,6 +228,8 @@ def main():
     for name, value in medians.items():
         if name.startswith("crun") or name == "runc run":
             print("  berth --network none / %-22s %6.2fx" % (name.split(" (")[0] + ":", none / value))
+            print("  berth runtime only / %-24s %6.2fx" % (name.split(" (")[0] + ":",
+                                                         medians[in_process] / value))
 
     # 50 starts in a row, detached
     start = time.perf_counter()
@@ -247,7 +277,6 @@ def main():
     ids = quiet(berth + ["ps", "-aq", "--no-trunc"], env).stdout.split()
     for cid in ids:
         quiet(berth + ["rm", "-f", cid], env, check=False)
-    sys.path.insert(0, os.path.join(ROOT_DIR, "module_utils"))
     from berth.runtime.network.bridge import BridgeNetwork
     BridgeNetwork(store, "bbench0", "10.199.0.1/20").teardown()
     for pid in supervisors:

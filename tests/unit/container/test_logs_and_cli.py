@@ -97,3 +97,23 @@ def test_bridge_settings_precedence(tmp_path):
         "br9", "10.66.0.1/16")
     assert bridge_settings({"BERTH_DAEMON_CONFIG": str(tmp_path / "none.json")}) == (
         "berth0", "10.209.0.1/16")
+
+
+def test_parse_create_args_docker_style():
+    args = cli.parse_create_args("run", ["-itd", "--rm", "-e", "A=1", "-eB=2", "--name=web",
+                                         "-p", "8080:80", "--memory", "64m", "-h", "box",
+                                         "busybox:test", "sh", "-c", "echo --not-a-flag"])
+    assert (args.interactive, args.tty, args.detach, args.rm) == (True, True, True, True)
+    assert args.env == ["A=1", "B=2"]
+    assert (args.name, args.publish, args.memory, args.hostname) == ("web", ["8080:80"], "64m", "box")
+    assert (args.image, args.command) == ("busybox:test", ["sh", "-c", "echo --not-a-flag"])
+    assert args.func is cli.cmd_run
+    assert (args.network, args.restart) == ("bridge", "no")
+
+
+def test_parse_create_args_hands_errors_to_argparse():
+    assert cli.parse_create_args("run", ["--help"]) is None
+    assert cli.parse_create_args("run", ["--bogus", "img"]) is None
+    assert cli.parse_create_args("run", ["--name"]) is None
+    assert cli.parse_create_args("create", ["-d", "img"]) is None  # create has no -d
+    assert cli.parse_create_args("run", ["--pids-limit", "x", "img"]) is None
