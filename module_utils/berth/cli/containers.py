@@ -7,7 +7,6 @@ containers first and hands the rest to the image verbs, as ``docker inspect``
 does; ``rmi`` passes through here so the image store learns which images
 containers use before it removes anything.
 """
-import datetime
 import json
 import os
 import re
@@ -16,7 +15,7 @@ import signal
 import sys
 import time
 
-from ..runtime.container import logs, spec
+from ..runtime.container import spec
 from ..runtime.container.errors import ContainerError, NotFound
 
 DEFAULT_ROOT = "/var/lib/berth"
@@ -515,6 +514,7 @@ def _relay_pty(master, child, interactive):
 # -- logs / inspect / ps ---------------------------------------------------
 def parse_since(text, now=None):
     """Docker's --since: RFC3339, a unix timestamp, or a duration ('10m', '1h30m')."""
+    from ..runtime.container import logs
     now = time.time() if now is None else now
     if re.match(r"^\d+(\.\d+)?$", text):
         return float(text)
@@ -529,6 +529,7 @@ def parse_since(text, now=None):
 
 
 def cmd_logs(args):
+    from ..runtime.container import logs
     mgr = _manager(args)
     record = mgr.get(args.container)
     since = parse_since(args.since) if args.since else None
@@ -604,6 +605,7 @@ def human_duration(seconds):
 
 
 def status_text(record, now=None):
+    from ..runtime.container import logs
     now = time.time() if now is None else now
     st = record["State"]
     if st["Running"]:
@@ -622,6 +624,7 @@ def ports_text(record):
 
 
 def ps_row(record, no_trunc=False, now=None):
+    from ..runtime.container import logs
     now = time.time() if now is None else now
     command = " ".join([record["Path"]] + record["Args"])
     if not no_trunc and len(command) > 20:
@@ -631,7 +634,7 @@ def ps_row(record, no_trunc=False, now=None):
         "ID": record["Id"] if no_trunc else record["Id"][:12],
         "Image": record["Config"]["Image"],
         "Command": '"%s"' % command,
-        "CreatedAt": datetime.datetime.utcfromtimestamp(created).strftime("%Y-%m-%d %H:%M:%S +0000 UTC"),
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
         "RunningFor": human_duration(now - created) + " ago",
         "Status": status_text(record, now),
         "State": record["State"]["Status"],
