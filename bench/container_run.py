@@ -169,6 +169,13 @@ def main():
     env = dict(os.environ, BERTH_ROOT=store, BERTH_BRIDGE="bbench0", BERTH_BIP="10.199.0.1/20",
                BERTH_CGROUP_PARENT="berth-bench", BERTH_SUPERVISOR_IDLE="60")
     berth = [PYTHON, BERTH]
+    try:
+        measure(args, work, store, rootfs, tar_path, env, berth)
+    finally:
+        clean_up(work, store, env, berth)
+
+
+def measure(args, work, store, rootfs, tar_path, env, berth):
     quiet(berth + ["import", tar_path, "bench:busybox"], env)
     has_docker = not args.skip_docker and quiet(["docker", "version"], check=False).returncode == 0
     if has_docker:
@@ -274,16 +281,21 @@ def main():
             (pss / 1024.0 / count) / (shim_pss / 1024.0 / max(1, len(ids))) if shim_pss else 0))
         quiet(["docker", "rm", "-f"] + ids)
 
-    ids = quiet(berth + ["ps", "-aq", "--no-trunc"], env).stdout.split()
+
+def clean_up(work, store, env, berth):
+    """Remove every container, the bridge, cgroups, the docker image and the work dir."""
+    ids = quiet(berth + ["ps", "-aq", "--no-trunc"], env, check=False).stdout.split()
     for cid in ids:
         quiet(berth + ["rm", "-f", cid], env, check=False)
+    sys.path.insert(0, os.path.join(ROOT_DIR, "module_utils"))
     from berth.runtime.network.bridge import BridgeNetwork
     BridgeNetwork(store, "bbench0", "10.199.0.1/20").teardown()
-    for pid in supervisors:
-        try:
-            os.kill(pid, 15)
-        except OSError:
-            pass
+    for pid in pids_named("berth-supervis"):
+        if environ_has(pid, "BERTH_ROOT=" + store):
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
     for controller in os.listdir("/sys/fs/cgroup"):
         path = os.path.join("/sys/fs/cgroup", controller, "berth-bench")
         if os.path.isdir(path):
@@ -291,8 +303,7 @@ def main():
                 os.rmdir(path)
             except OSError:
                 pass
-    if has_docker:
-        quiet(["docker", "rmi", DOCKER_IMAGE], check=False)
+    quiet(["docker", "rmi", DOCKER_IMAGE], check=False)
     shutil.rmtree(work, ignore_errors=True)
 
 
