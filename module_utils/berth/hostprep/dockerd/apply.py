@@ -20,7 +20,7 @@ from .config import render_config
 from .errors import DockerdApplyError
 from .systemd import UNIT
 
-POLL = 0.2
+POLL = 0.05
 ERROR_LINE = re.compile(r"level=(fatal|error)|failed to start daemon|unable to configure|error starting daemon|"
                         r"error initializing|invalid|mutually exclusive", re.I)
 
@@ -181,7 +181,8 @@ def apply(action, path, state_dir, run, timeout=60):
         reason = "; ".join(problems)
     else:
         old_pid = unit_state(run)["main_pid"]
-        _systemctl(run, "daemon-reload")
+        # berth_dockerd_config ran daemon-reload when it wrote the drop-in; reset-failed clears the
+        # start limit, so this one restart is never refused for earlier ones
         _systemctl(run, "reset-failed", UNIT)
         _systemctl(run, "restart", "--no-block", UNIT)
         reason = wait_restarted(run, config, old_pid, timeout)
