@@ -113,9 +113,9 @@ def main():
                   "no-op re-run, docker_host alone", "check mode, docker_host alone")
         for count in [int(c) for c in args.counts.split(",")]:
             ours = measure("benchhp", "172.28.246.0/24", count, args.runs, "playbooks/hosts.yml", also=role_only)
-            theirs = (measure("benchgg", "172.28.245.0/24", count, args.runs, other_play, other_env)
+            theirs = (measure("benchgg", "172.28.245.0/24", count, args.runs, other_play, other_env)[:3]
                       if other else (None, None, None))
-            theirs = tuple(theirs) + (theirs[1], theirs[2])  # the reference has no daemon step to leave out
+            theirs = theirs + (theirs[1], theirs[2])  # the reference has no daemon step to leave out
             for label, mine, ref in zip(labels, ours, theirs):
                 rows.append(("%d host(s): %s" % (count, label), mine, ref))
     print("%-46s %10s %14s %7s" % ("", "berth", "geerlingguy" if other else "", "ratio" if other else ""))
