@@ -81,7 +81,9 @@ class Env(object):
                         BERTH_CGROUP_PARENT=cgroup_parent, BERTH_SUPERVISOR_IDLE="3")
 
     def command(self, *args):
-        return [sys.executable, BERTH] + [str(a) for a in args]
+        # BERTH_TEST_PYTHON runs the CLI (and so the supervisor it forks) under another
+        # interpreter, e.g. a Python 3.6 like CentOS 7's
+        return [os.environ.get("BERTH_TEST_PYTHON") or sys.executable, BERTH] + [str(a) for a in args]
 
     def berth(self, *args, **kwargs):
         check = kwargs.pop("check", True)
