@@ -201,7 +201,7 @@ validated_by_dockerd:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.berth.hostprep.commands import module_runner
-from ansible.module_utils.berth.hostprep.dockerd.errors import DockerdConfigError
+from ansible.module_utils.berth.hostprep.dockerd.errors import ConflictingDropIns, DockerdConfigError
 from ansible.module_utils.berth.hostprep.dockerd.manager import converge
 from ansible.module_utils.berth.hostprep.dockerd.validate import mask_url, url_secrets
 from ansible.module_utils.berth.hostprep.errors import HostprepError
@@ -246,6 +246,10 @@ def main():
         module.no_log_values.update(url_secrets(module.params[name] or ""))
     try:
         result = converge(module.params, module_runner(module), module.check_mode)
+    except ConflictingDropIns as exc:
+        # berth_drift: the drift report shows these files as drift instead of a failed host.
+        module.fail_json(msg="Refused to change the docker daemon configuration, nothing was written: %s"
+                         % mask_url(str(exc)), berth_drift=exc.drift)
     except (DockerdConfigError, HostprepError) as exc:
         module.fail_json(msg="Refused to change the docker daemon configuration, nothing was written: %s"
                          % mask_url(str(exc)))

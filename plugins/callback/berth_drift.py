@@ -11,6 +11,8 @@ description:
     C(ANSIBLE_CALLBACKS_ENABLED=berth_drift)). Records each task outcome per host during a
     C(--check --diff) run; a task that would change is drift, with its diff.
   - Results of tasks returning C(berth_findings) are kept as security findings, not drift.
+  - A task that fails with C(berth_drift) (a host state a real run refuses to repair by itself,
+    such as another drop-in owning dockerd's ExecStart) is drift, with that diff.
   - At the end prints one line per host and writes C(report.json) and C(report.html) into a
     timestamped folder under O(report_dir), with a C(latest) link to it.
 options:
@@ -100,6 +102,12 @@ class CallbackModule(CallbackBase):
         if ignore_errors:
             return
         host, task, data = _parts(result)
+        if data.get("berth_drift"):
+            # The host differs in a way a real run refuses to repair by itself (e.g. another drop-in
+            # owning ExecStart): drift to report, with the diff, not a failed check.
+            self.report.task_ok(host, self._item(task), self._role(task), task.get_name(), True,
+                                data["berth_drift"], _now())
+            return
         self.report.task_failed(host, self._item(task), data.get("msg") or data.get("stderr") or "failed")
 
     def v2_runner_on_unreachable(self, result):

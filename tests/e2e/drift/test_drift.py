@@ -102,14 +102,18 @@ INJECT = {
     1: "mkdir -p /etc/selinux && printf 'SELINUX=enforcing\\nSELINUXTYPE=targeted\\n' > /etc/selinux/config;"
        " sed -i 's/\"10m\"/\"50m\"/' /etc/docker/daemon.json;"
        " hostname renamed1 && echo renamed1 > /etc/hostname; chmod 0666 /var/run/docker.sock",
-    2: "systemctl stop docker.service docker.socket; systemctl disable netfilter-persistent.service",
+    2: "systemctl stop docker.service docker.socket; systemctl disable netfilter-persistent.service;"
+       " printf '[Service]\\nExecStart=\\nExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375\\n'"
+       " > /etc/systemd/system/docker.service.d/zz-tcp.conf && systemctl daemon-reload",
     3: "DEBIAN_FRONTEND=noninteractive apt-get install -y -q netbase firewalld >/dev/null"
        " && systemctl start firewalld",
 }
 EXPECTED = {
     "drift1": {"docker_host : Set the SELinux mode", "docker_host : Set the hostname",
                "docker_daemon : Configure dockerd", "docker_daemon : Apply the docker daemon configuration"},
-    "drift2": {"docker_host : Start and enable docker", "docker_host : Start and enable the iptables service"},
+    # The extra drop-in is drift a real run refuses to repair by itself (it names the file).
+    "drift2": {"docker_host : Start and enable docker", "docker_host : Start and enable the iptables service",
+               "docker_daemon : Configure dockerd"},
     # A running firewalld stops the iptables service (its unit conflicts) and replaces docker's
     # chains, so the role would also restart both: three items, all caused by the injection.
     "drift3": {"docker_host : Stop and disable firewalld", "docker_host : Start and enable the iptables service",
@@ -126,10 +130,15 @@ def test_injected_drift_is_reported_exactly_and_nothing_is_touched(fleet):
     assert drifted(report) == EXPECTED
     assert findings(report, "docker_socket_mode") == ["drift1"]
     assert findings(report, "firewall_disabled") == ["drift1", "drift2"]
+    assert findings(report, "tcp_without_tls") == ["drift2"]
+    drop_in = [i for i in report["items"] if i["host"] == "drift2" and i["item"] == "docker_daemon : Configure dockerd"]
+    assert "--- /etc/systemd/system/docker.service.d/zz-tcp.conf\n" in drop_in[0]["diff"]
+    assert "-ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375\n" in drop_in[0]["diff"]
     assert fingerprints(fleet) == before
     # The terminal summary names each drifted host with its count.
     assert "drift1                   drifted, 4 items" in out
-    daemon_json = [i for i in report["items"] if i["item"] == "docker_daemon : Configure dockerd"]
+    daemon_json = [i for i in report["items"]
+                   if i["host"] == "drift1" and i["item"] == "docker_daemon : Configure dockerd"]
     assert '-    "max-size": "50m"\n+    "max-size": "10m"\n' in daemon_json[0]["diff"]
     assert "drift3                   drifted, 3 items" in out
 

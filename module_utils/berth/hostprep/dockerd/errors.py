@@ -10,6 +10,22 @@ class DockerdConfigError(HostprepError):
         self.setting = setting
 
 
+class ConflictingDropIns(DockerdConfigError):
+    """Other drop-ins of docker.service set what berth's drop-in owns.
+
+    A real run refuses (it never merges or deletes another file); ``drift`` carries each
+    conflicting file as a before/after diff, so a drift check reports it as drift.
+    """
+
+    def __init__(self, message, conflicts):
+        DockerdConfigError.__init__(self, "docker.service", message)
+        self.drift = [
+            {"before": content, "after": "", "before_header": path,
+             "after_header": "%s (absent: berth's drop-in is the only one that sets %s)" % (path, what)}
+            for path, what, content in conflicts
+        ]
+
+
 class DockerdApplyError(HostprepError):
     """dockerd did not come back healthy after a restart or reload."""
 

@@ -11,7 +11,7 @@ from ..commands import read_text
 from . import apply, state
 from .config import build_plan, render_config
 from .diff import ansible_diff, key_changes
-from .errors import DockerdConfigError
+from .errors import ConflictingDropIns, DockerdConfigError
 from .keys import VALIDATE_SINCE, format_version, parse_engine_version
 from .systemd import (
     DEFAULT_CONFIG_PATH,
@@ -23,6 +23,7 @@ from .systemd import (
     service_values,
     show_argv,
 )
+from .validate import mask_url
 
 
 def read_unit(run, drop_in_path):
@@ -40,9 +41,10 @@ def read_unit(run, drop_in_path):
         raise DockerdConfigError("docker.service", "%s has no ExecStart" % unit["fragment_path"])
     fights = other_drop_ins_setting(unit["drop_in_paths"], drop_in_path, read_text)
     if fights:
-        raise DockerdConfigError("docker.service", "; ".join(
+        raise ConflictingDropIns("; ".join(
             "%s also sets %s, which would override or duplicate berth's drop-in %s: move its settings into "
-            "berth's and remove it" % (path, what, drop_in_path) for path, what in fights))
+            "berth's and remove it" % (path, what, drop_in_path) for path, what in fights),
+            [(path, what, mask_url(read_text(path) or "")) for path, what in fights])
     unit["exec_start"] = exec_start
     return unit
 
