@@ -117,6 +117,17 @@ def test_published_port_survives_iptables_restart(hp):
     assert "--dport 18080 -j DNAT --to-destination" in nat
 
 
+def test_hostname_and_etc_hosts(hp):
+    # The lab names each host already; giving that name runs the hostname step and adds the
+    # /etc/hosts line. A different name cannot be tried here: the lab's engine bind-mounts
+    # /etc/hostname, so hostnamectl fails with "Device or resource busy" on a lab host.
+    first = recap(hosts_play(hp, "--limit", "hpe2", "-e", "docker_host_hostname=hpe2").stdout)
+    assert (first["hpe2"]["changed"], first["hpe2"]["failed"]) == (1, 0)
+    assert hp.ssh("hpe2", "grep '^127.0.1.1' /etc/hosts").stdout == "127.0.1.1 hpe2\n"
+    again = recap(hosts_play(hp, "--limit", "hpe2", "-e", "docker_host_hostname=hpe2").stdout)
+    assert (again["hpe2"]["changed"], again["hpe2"]["failed"]) == (0, 0)
+
+
 def test_selinux_el7_config_on_a_kernel_without_selinux(hp):
     with open(os.path.join(FIXTURES, "selinux-config-el7")) as handle:
         el7 = handle.read()
