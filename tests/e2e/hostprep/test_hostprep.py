@@ -117,6 +117,16 @@ def test_published_port_survives_iptables_restart(hp):
     assert "--dport 18080 -j DNAT --to-destination" in nat
 
 
+def test_engine_down_fails_naming_the_host_and_the_role_recovers(hp):
+    hp.ssh("hpe1", "systemctl stop docker.socket docker")
+    down = hp.adhoc("hpe1", "-m", "berth_engine_info", check=False)
+    assert down.returncode != 0
+    assert "Docker engine check failed on hpe1: the Docker engine does not answer" in down.stdout
+    result = recap(hosts_play(hp, "--limit", "hpe1").stdout)["hpe1"]
+    assert (result["changed"], result["failed"]) == (1, 0)  # docker started again, then verified
+    assert hp.ssh("hpe1", "systemctl is-active docker").stdout.split() == ["active"]
+
+
 def test_hostname_and_etc_hosts(hp):
     # The lab names each host already; giving that name runs the hostname step and adds the
     # /etc/hosts line. A different name cannot be tried here: the lab's engine bind-mounts
