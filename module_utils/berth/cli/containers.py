@@ -17,6 +17,7 @@ import time
 
 from ..runtime.container import spec
 from ..runtime.container.errors import ContainerError, NotFound
+from .format import human_duration
 
 DEFAULT_ROOT = "/var/lib/berth"
 
@@ -574,34 +575,6 @@ def cmd_inspect(args):
     else:
         print(json.dumps(found, indent=4))
     return status
-
-
-def human_duration(seconds):
-    """Docker's units.HumanDuration."""
-    seconds = int(seconds)
-    if seconds < 1:
-        return "Less than a second"
-    if seconds == 1:
-        return "1 second"
-    if seconds < 60:
-        return "%d seconds" % seconds
-    minutes = seconds // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return "%d minutes" % minutes
-    hours = int(round(seconds / 3600.0))
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return "%d hours" % hours
-    if hours < 24 * 7 * 2:
-        return "%d days" % (hours // 24)
-    if hours < 24 * 30 * 2:
-        return "%d weeks" % (hours // 24 // 7)
-    if hours < 24 * 365 * 2:
-        return "%d months" % (hours // 24 // 30)
-    return "%d years" % (hours // 24 // 365)
 
 
 def status_text(record, now=None):
