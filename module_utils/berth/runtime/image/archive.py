@@ -15,7 +15,7 @@ from .errors import BerthError, IntegrityError
 from .hostarch import host_platform
 from .registry import MEDIA_DOCKER_LAYER
 from .store import chain_ids
-from .unpack import decompressed, detect_compression, unpack
+from .unpack import decompressed, sniff_compression, unpack
 
 READ_CHUNK = 1 << 20
 GZIP_LEVEL = 6
@@ -41,14 +41,7 @@ def ingest_layer(store, raw_chunks, parent_chain=None, expected_diff_id=None):
     else is compressed once while it is unpacked.  Returns the layer descriptor
     dict the store records (``digest``, ``size``, ``media_type``, ``diff_id``).
     """
-    iterator = iter(raw_chunks)
-    head = b""
-    while len(head) < 6:
-        chunk = next(iterator, None)
-        if chunk is None:
-            break
-        head += bytes(chunk)
-    kind = detect_compression(head)
+    kind, head, iterator = sniff_compression(raw_chunks)
 
     def raw():
         if head:

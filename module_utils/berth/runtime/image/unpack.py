@@ -117,11 +117,10 @@ def _zstd_command(chunks):
         proc.stderr.close()
 
 
-def decompressed(chunks):
-    """Yield the decompressed bytes of an iterable of compressed chunks.
+def sniff_compression(chunks):
+    """``(kind, head, rest)``: the compression of a chunk stream, from its first bytes.
 
-    The compression is detected from the first bytes.  gzip members that
-    follow one another (``cat a.gz b.gz``) are decoded as one stream.
+    ``head`` holds the bytes read to decide, ``rest`` iterates over the chunks after them.
     """
     iterator = iter(chunks)
     head = b""
@@ -130,7 +129,16 @@ def decompressed(chunks):
         if chunk is None:
             break
         head += bytes(chunk)
-    kind = detect_compression(head)
+    return detect_compression(head), head, iterator
+
+
+def decompressed(chunks):
+    """Yield the decompressed bytes of an iterable of compressed chunks.
+
+    The compression is detected from the first bytes.  gzip members that
+    follow one another (``cat a.gz b.gz``) are decoded as one stream.
+    """
+    kind, head, iterator = sniff_compression(chunks)
     if kind == "none":
         if head:
             yield head
