@@ -410,12 +410,11 @@ class LabFleet:
             self._act("remove %s (SSH key)" % spec.state_dir, shutil.rmtree, spec.state_dir)
         if purge_cache:
             try:
-                self.engine.image_inspect(spec.image_ref)
+                image_id = self.engine.image_inspect(spec.image_ref)["Id"]
             except NotFound:
                 pass
             else:
-                users = [c["Names"][0].lstrip("/") for c in self.engine.containers()
-                         if c.get("ImageID") == self.engine.image_inspect(spec.image_ref)["Id"]]
+                users = [c["Names"][0].lstrip("/") for c in self.engine.containers() if c.get("ImageID") == image_id]
                 if users:
                     # Other labs share the cached image: keep it rather than break them.
                     self.log("keep image %s: used by %s" % (spec.image_ref, ", ".join(sorted(users))))

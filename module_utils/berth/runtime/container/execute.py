@@ -146,11 +146,4 @@ def _exec_inside(plan, stdio, err_w):
 
 
 def read_error(fd):
-    chunks = []
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace")
+    return init.read_to_eof(fd).decode("utf-8", "replace")

@@ -366,7 +366,8 @@ def _env_dict(env):
     return result
 
 
-def _read_message(fd):
+def read_to_eof(fd):
+    """Everything written to ``fd`` until its writer closes it; ``fd`` is closed afterwards."""
     chunks = []
     while True:
         chunk = os.read(fd, 65536)
@@ -374,7 +375,11 @@ def _read_message(fd):
             break
         chunks.append(chunk)
     os.close(fd)
-    data = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def _read_message(fd):
+    data = read_to_eof(fd)
     return json.loads(data.decode("utf-8")) if data else {"abort": True}
 
 
