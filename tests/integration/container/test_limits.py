@@ -44,6 +44,23 @@ def test_default_pids_limit_applies(env, image):
     assert read(cgroup_file(env, cid, "pids", "pids.max")) == "4096"
 
 
+def test_container_is_in_its_cgroups_and_its_cgroup_namespace_is_rooted_there(env, image):
+    """The supervisor moves the child into its cgroups while the child builds its root; the
+    child unshares its cgroup namespace only after that, so inside it every cgroup is "/"."""
+    cid = env.berth("run", "-d", "--network", "none", image, "sleep", "300").stdout.strip()
+    pid = env.inspect(cid)["State"]["Pid"]
+    with open("/proc/%d/cgroup" % pid) as handle:
+        host_view = dict(line.strip().split(":", 2)[1:] for line in handle)
+    inside = dict(line.split(":", 2)[1:] for line in env.berth("exec", cid, "cat", "/proc/self/cgroup")
+                  .stdout.splitlines())
+    for controller in ("memory", "cpu", "cpuacct", "pids", "devices"):
+        if os.path.isdir(os.path.join("/sys/fs/cgroup", controller)):
+            assert host_view[controller] == "/%s/%s" % (env.cgroup_parent, cid)
+            assert inside[controller] == "/"
+    assert read(cgroup_file(env, cid, "memory", "cgroup.procs")).split() == [str(pid)]
+    env.berth("rm", "-f", cid)
+
+
 def test_fork_bomb_stops_at_pids_limit(env, image):
     cid = env.berth("run", "-d", "--network", "none", "--pids-limit", "30", image, "sh", "-c",
                     "bomb() { bomb | bomb & }; bomb; sleep 300").stdout.strip()

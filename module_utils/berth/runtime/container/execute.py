@@ -76,7 +76,7 @@ def spawn_exec(record, plan, stdio, detach=False, console_fd=None):
             if detach:
                 os.setsid()
             try:
-                group.join(os.getpid())
+                group.join(0)  # 0: this fresh, single-threaded fork (see CgroupV1.join)
             except OSError:
                 pass  # the container's cgroup is gone only if it is exiting
             for fd, flag in namespaces:

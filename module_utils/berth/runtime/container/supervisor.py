@@ -639,7 +639,7 @@ class Supervisor(object):
                 os.close(pid_r)
                 if go_w is not None:
                     os.close(go_w)
-                cgroup.join(os.getpid())
+                cgroup.join(0)  # 0: this single-threaded process (see CgroupV1.join)
                 syscalls.unshare(flags)
                 child = os.fork()
                 if child == 0:
