@@ -7,17 +7,16 @@ containers first and hands the rest to the image verbs, as ``docker inspect``
 does; ``rmi`` passes through here so the image store learns which images
 containers use before it removes anything.
 """
-import json
 import os
-import re
 import select
-import signal
 import sys
 import time
 
 from ..runtime.container import spec
 from ..runtime.container.errors import ContainerError, NotFound
-from .format import human_duration
+
+# json, re and signal are imported where used: each pulls in enum and more, which costs
+# a short `berth run` (which needs none of them) more than its own parsing and relaying.
 
 DEFAULT_ROOT = "/var/lib/berth"
 
@@ -31,6 +30,12 @@ def _root(args):
 def _manager(args):
     from ..runtime.container import manager
     return manager.Manager(_root(args))
+
+
+def human_duration(seconds):
+    """format.human_duration, imported on first use (format loads json and re)."""
+    from .format import human_duration as render
+    return render(seconds)
 
 
 def _err(message):
@@ -205,8 +210,8 @@ def cmd_run(args):
     detach = getattr(args, "detach", False)
     request = {"op": "run", "image": args.image, "options": _options(args), "attach": not detach,
                "stdin": args.interactive, "tty_size": _tty_size() if args.tty else None}
-    sock = client.connect(_root(args))
-    sock.sendall(json.dumps(request).encode() + b"\n")
+    sock = client.connect(_root(args), light=True)
+    sock.sendall(client.encode_line(request))
     reply = client.read_reply(sock)
     if reply.get("warning"):
         sys.stderr.write("WARNING: storage driver vfs (a full copy per container): %s\n"
@@ -244,11 +249,12 @@ def _attached_start(mgr, ref, interactive, tty, already_running=False):
 
 def relay(sock, interactive, tty):
     """Copy stdin to the socket and frames to stdout/stderr until the exit frame."""
-    import termios
-    import tty as ttymod
+    from ..runtime.container.client import decode
     saved = None
     stdin_fd = sys.stdin.fileno() if interactive else None
     if tty and interactive and os.isatty(stdin_fd):
+        import termios
+        import tty as ttymod
         saved = termios.tcgetattr(stdin_fd)
         ttymod.setraw(stdin_fd)
     out = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
@@ -261,8 +267,7 @@ def relay(sock, interactive, tty):
             if stdin_fd is not None and stdin_fd in ready:
                 data = os.read(stdin_fd, 65536)
                 if not data:
-                    import socket as socketmod
-                    sock.shutdown(socketmod.SHUT_WR)
+                    sock.shutdown(1)  # SHUT_WR
                     stdin_fd = None
                 elif tty:
                     data = pending_detach + data
@@ -288,11 +293,12 @@ def relay(sock, interactive, tty):
                         break
                     payload, buffer = buffer[8:8 + length], buffer[8 + length:]
                     if stream == 3:
-                        return json.loads(payload.decode())["exit"]
+                        return decode(payload)["exit"]
                     out[stream].write(payload)
                     out[stream].flush()
     finally:
         if saved is not None:
+            import termios
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
         sock.close()
 
@@ -334,6 +340,7 @@ def cmd_restart(args):
 
 
 def parse_signal(text):
+    import signal
     text = str(text).upper()
     if text.isdigit():
         return int(text)
@@ -515,6 +522,8 @@ def _relay_pty(master, child, interactive):
 # -- logs / inspect / ps ---------------------------------------------------
 def parse_since(text, now=None):
     """Docker's --since: RFC3339, a unix timestamp, or a duration ('10m', '1h30m')."""
+    import re
+
     from ..runtime.container import logs
     now = time.time() if now is None else now
     if re.match(r"^\d+(\.\d+)?$", text):
@@ -573,6 +582,7 @@ def cmd_inspect(args):
         for record in found:
             print(render_template(args.format, record))
     else:
+        import json
         print(json.dumps(found, indent=4))
     return status
 
@@ -633,6 +643,9 @@ def _lookup_field(obj, path):
 
 def render_template(template, obj):
     """A Go-template subset: {{.Field}}, {{.A.B}}, {{json .X}}, {{json .}}, \\t and \\n."""
+    import json
+    import re
+
     def replace(match):
         expr = match.group(1).strip()
         as_json = expr.startswith("json ")
@@ -652,6 +665,7 @@ def render_template(template, obj):
 
 
 def _matches(record, filters, row):
+    import re
     for key, value in filters:
         if key == "name" and not re.search(value, record["Name"].lstrip("/")):
             return False
@@ -701,6 +715,7 @@ def human_size(size):
 
 
 def cmd_ps(args):
+    import re
     mgr = _manager(args)
     show_all = args.all or args.last is not None or args.latest
     records = mgr.list(all_states=show_all)

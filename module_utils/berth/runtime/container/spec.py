@@ -8,10 +8,11 @@ Docker Engine API 1.41 field names (``Config``, ``HostConfig``), the shape
 import binascii
 import os
 import posixpath
-import random
-import re
 
 from .errors import ContainerError
+
+# re and random are imported where used: the CLI imports this module on every
+# `berth run`, and those two (with enum behind re) would cost it milliseconds.
 
 # Docker's default capability set (moby daemon/pkg/oci/caps/defaults.go).
 DEFAULT_CAPABILITIES = (
@@ -36,7 +37,7 @@ MIN_MEMORY = 6 * 1024 * 1024  # Docker's linuxMinMemory
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
-_NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+NAME_PATTERN = r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$"
 
 
 class SpecError(ContainerError):
@@ -54,6 +55,7 @@ _NOUNS = ("albatross", "beacon", "capstan", "dinghy", "ferry", "galley", "harbor
 
 
 def random_name(taken):
+    import random
     for _ in range(100):
         name = "%s_%s" % (random.choice(_ADJECTIVES), random.choice(_NOUNS))
         if name not in taken:
@@ -62,13 +64,15 @@ def random_name(taken):
 
 
 def validate_name(name):
-    if not _NAME_RE.match(name):
+    import re
+    if not re.match(NAME_PATTERN, name):
         raise SpecError("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed" % name)
     return name.lstrip("/")
 
 
 def parse_bytes(text):
     """'512m' -> 536870912 (Docker's RAMInBytes: binary units, optional 'b')."""
+    import re
     match = re.match(r"^(\d+(?:\.\d+)?)\s*([kmgtb]?)b?$", str(text).strip().lower())
     if not match:
         raise SpecError("invalid size: %r" % (text,))
@@ -137,6 +141,7 @@ def port_bindings(publish):
 
 def parse_volume(spec):
     """'-v src:dst[:ro|rw]' -> dict(Type, Source, Destination, RW); 'dst' alone = anonymous."""
+    import re
     parts = spec.split(":")
     mode = "rw"
     if len(parts) >= 2 and parts[-1] in ("ro", "rw", "z", "Z", "ro,z", "rw,z"):
