@@ -6,8 +6,10 @@ installed). One busybox-sized image (Debian's /bin/busybox in an otherwise
 empty rootfs) is given to every tool:
 
 * berth: `berth import` into a private store root; `berth run --rm IMG /bin/true`
-  through the real CLI (bin/berth under /usr/bin/python3), with the bridge
-  network and with --network none, store and supervisor warm;
+  through the real CLI, started as a user starts it (bin/berth through its
+  shebang, /usr/bin/python3 -IS, so PYTHON* variables such as
+  PYTHONDONTWRITEBYTECODE do not apply), with the bridge network and with
+  --network none, store, bytecode cache and supervisor warm;
 * docker: `docker import` of the same tar; `docker run --rm` with the default
   bridge and with --network none;
 * crun / runc: `crun run` / `runc run` on an OCI bundle of the same rootfs
@@ -168,7 +170,7 @@ def main():
         archive.add(rootfs, arcname=".")
     env = dict(os.environ, BERTH_ROOT=store, BERTH_BRIDGE="bbench0", BERTH_BIP="10.199.0.1/20",
                BERTH_CGROUP_PARENT="berth-bench", BERTH_SUPERVISOR_IDLE="60")
-    berth = [PYTHON, BERTH]
+    berth = [BERTH]
     try:
         measure(args, work, store, rootfs, tar_path, env, berth)
     finally:
@@ -207,7 +209,7 @@ def measure(args, work, store, rootfs, tar_path, env, berth):
                 cases.append(("crun run (no cgroups: unmounted v1 controllers)", argv))
                 continue
             cases.append(("%s run" % runtime, argv))
-    cases.append(("python3 -S -c pass", [PYTHON, "-S", "-c", "pass"]))
+    cases.append(("python3 -IS -c pass (berth's interpreter start)", [PYTHON, "-IS", "-c", "pass"]))
     cases.append(("kernel floor: unshare -fpmnuiC --mount-proc true",
                   ["unshare", "-fpmnuiC", "--mount-proc", "/bin/true"]))
 

@@ -165,8 +165,9 @@ def main(argv=None):
     if module_name is None:
         sys.stderr.write("berth: '%s' is not a berth command.\nSee 'berth --help'\n" % verb)
         return 1
-    import importlib
-    module = importlib.import_module("." + module_name, __package__)
+    # __import__ rather than importlib.import_module: importing importlib costs a short
+    # `berth run` half a millisecond
+    module = __import__("%s.%s" % (__package__, module_name), fromlist=["run"])
     from ..runtime.image.errors import BerthError
     try:
         return module.run(verb, rest, context) or 0

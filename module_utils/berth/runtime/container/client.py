@@ -128,8 +128,9 @@ def decode(data):
     return value
 
 
-def read_reply(sock):
-    """One JSON line from the supervisor, leaving any stream frames after it unread.
+def read_line(sock):
+    """One line (bytes, newline included) off ``sock``, leaving what follows it unread;
+    None if the peer closes first.
 
     Peeks at what has arrived and takes exactly the line: two system calls
     where reading byte by byte took one per byte.
@@ -138,10 +139,17 @@ def read_reply(sock):
     while True:
         chunk = sock.recv(65536, MSG_PEEK)
         if not chunk:
-            return {"ok": False, "error": "the supervisor closed the connection"}
+            return None
         end = chunk.find(b"\n")
         if end < 0:
             data += sock.recv(len(chunk))
             continue
-        data += sock.recv(end + 1)
-        return decode(data)
+        return data + sock.recv(end + 1)
+
+
+def read_reply(sock):
+    """The supervisor's JSON reply line; any stream frames after it stay unread."""
+    data = read_line(sock)
+    if data is None:
+        return {"ok": False, "error": "the supervisor closed the connection"}
+    return decode(data)

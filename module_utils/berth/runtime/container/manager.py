@@ -288,12 +288,9 @@ def images_in_use(image_store):
 
 
 def _read_line(sock):
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(1)
-        if not chunk:
-            raise ContainerError("the supervisor closed the connection")
-        data += chunk
+    data = client.read_line(sock)
+    if data is None:
+        raise ContainerError("the supervisor closed the connection")
     return json.loads(data.decode("utf-8"))
 
 
