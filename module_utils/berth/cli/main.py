@@ -44,6 +44,11 @@ VERBS = {
     "container": "containers",
 }
 
+# Verbs that hold nothing at return which interpreter teardown would still have to flush,
+# close or join (no threads, files closed by `with`). For them bin/berth ends the process
+# with os._exit after flushing stdout and stderr: the teardown costs a `berth run` 2 ms.
+QUICK_EXIT_VERBS = ("run",)
+
 DEFAULT_ROOT = "/var/lib/berth"
 DEFAULT_DAEMON_CONFIG = "/etc/berth/daemon.json"
 
@@ -153,7 +158,9 @@ def parse_globals(argv):
     return Context(root, config_dir, daemon_config, mirrors, insecure, debug), args
 
 
-def main(argv=None):
+def main(argv=None, quick_exit=False):
+    """Run one verb and return its exit status; with ``quick_exit`` (bin/berth only), a verb
+    in QUICK_EXIT_VERBS ends the process instead of returning."""
     argv = sys.argv[1:] if argv is None else argv
     parsed = parse_globals(argv)
     if parsed is None or not parsed[1]:
@@ -170,7 +177,7 @@ def main(argv=None):
     module = __import__("%s.%s" % (__package__, module_name), fromlist=["run"])
     from ..runtime.image.errors import BerthError
     try:
-        return module.run(verb, rest, context) or 0
+        status = module.run(verb, rest, context) or 0
     except BrokenPipeError:
         return 141
     except (BerthError, OSError) as err:
@@ -180,3 +187,15 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt:
         return 130
+    if quick_exit and verb in QUICK_EXIT_VERBS:
+        _exit_now(status)
+    return status
+
+
+def _exit_now(status):
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        status = status or 141
+    os._exit(status)

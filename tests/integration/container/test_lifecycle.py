@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import subprocess
 import time
 
 
@@ -31,6 +32,23 @@ def test_detached_container_outlives_the_cli(env, image):
     env.berth("kill", "sleeper")
     assert env.berth("wait", "sleeper").stdout == "137\n"
     assert env.inspect("sleeper")["State"]["Status"] == "exited"
+
+
+def test_a_client_gone_mid_stream_leaves_the_supervisor_serving(env, image):
+    """`berth run ... | head -1`: the CLI exits with output still coming, a send to it fails
+    and the supervisor drops it; the same round of events then reports that socket readable.
+    The supervisor must shrug that off, remove the --rm containers and keep serving."""
+    env.berth("run", "--rm", "--network", "none", image, "true")
+    supervisor = env.supervisor_pid()
+    for _ in range(10):
+        head = subprocess.run("%s | head -1" % " ".join(env.command(
+            "run", "--rm", "--network", "none", image, "seq", "1", "200000")), shell=True,
+            env=env.env, stdout=subprocess.PIPE, universal_newlines=True, timeout=60, check=False)
+        assert head.stdout == "1\n"
+    assert env.supervisor_pid() == supervisor
+    wait_for(lambda: env.berth("ps", "-aq").stdout == "")
+    with open(os.path.join(env.root, "supervisor.log")) as handle:
+        assert "Traceback" not in handle.read()
 
 
 def test_stop_kills_after_timeout_when_sigterm_is_ignored(env, image):

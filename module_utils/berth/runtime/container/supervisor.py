@@ -207,7 +207,9 @@ class Supervisor(object):
         conn.close()
 
     def _client_readable(self, conn):
-        info = self.clients[conn]
+        info = self.clients.get(conn)
+        if info is None:  # dropped earlier in this round of events: a send to it failed
+            return
         try:
             data = conn.recv(65536)
         except OSError:
