@@ -15,13 +15,19 @@ CAPABILITIES = (
 CAP_NUMBER = {name: number for number, name in enumerate(CAPABILITIES)}
 
 
+_LAST_CAP = []
+
+
 def last_cap():
-    """The highest capability number the running kernel knows."""
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as handle:
-            return int(handle.read())
-    except OSError:
-        return len(CAPABILITIES) - 1
+    """The highest capability number the running kernel knows (read once per process: the
+    supervisor's answer is inherited by every container it forks)."""
+    if not _LAST_CAP:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as handle:
+                _LAST_CAP.append(int(handle.read()))
+        except OSError:
+            return len(CAPABILITIES) - 1
+    return _LAST_CAP[0]
 
 
 def mask_of(names):

@@ -56,13 +56,26 @@ def convert_resources(host_config):
 
 
 def _write(path, value):
-    with open(path, "w") as handle:
-        handle.write(str(value))
+    """One write(2) of ``value`` to a cgroup file (raw fds: a container start writes about
+    twenty, and a Python file object costs four more system calls each)."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+    try:
+        os.write(fd, str(value).encode())
+    finally:
+        os.close(fd)
 
 
 def _read(path):
-    with open(path) as handle:
-        return handle.read().strip()
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks).decode().strip()
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def _join(path, pid, filename="cgroup.procs"):

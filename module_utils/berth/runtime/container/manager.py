@@ -24,7 +24,17 @@ class Manager(object):
     def __init__(self, root=DEFAULT_ROOT):
         self.root = os.path.abspath(root)
         self.store = state.ContainerStore(self.root)
+        self._driver = None  # ((request, device of the root), (driver, reason)): see storage_driver
         images.register_in_use_checker(images_in_use)
+
+    def storage_driver(self):
+        """rootfs.choose_driver's answer, asked again only when the request or the filesystem
+        under the root changes (it reads /proc/filesystems and /proc/self/mounts, and the
+        supervisor's Manager creates every container of the root)."""
+        key = (os.environ.get("BERTH_STORAGE_DRIVER"), os.stat(self.root).st_dev)
+        if self._driver is None or self._driver[0] != key:
+            self._driver = (key, rootfs.choose_driver(self.root, key[0]))
+        return self._driver[1]
 
     # -- create ------------------------------------------------------------
     def create(self, image_ref, options):
@@ -36,7 +46,7 @@ class Manager(object):
         name = spec.validate_name(options["name"]) if options.get("name") else None
         record = spec.build_record(container_id, name or "pending", image.id, image_ref,
                                    image.config, options, logs.rfc3339_nano())
-        driver, reason = rootfs.choose_driver(self.root, os.environ.get("BERTH_STORAGE_DRIVER"))
+        driver, reason = self.storage_driver()
         record["Mounts"] = [self._volume_mount(v) for v in options.get("volumes", [])]
         record["LogPath"] = self.store.path(container_id, "container.log")
         record["HostnamePath"] = self.store.path(container_id, "hostname")
