@@ -135,6 +135,7 @@ class Supervisor(object):
         self.selector.register(wake_r, selectors.EVENT_READ, ("wake", None))
         self.listener.setblocking(False)
         self.selector.register(self.listener, selectors.EVENT_READ, ("accept", None))
+        self.prepare_seccomp()
         self.adopt_orphans()
         while True:
             timeout = self._timeout()
@@ -170,6 +171,12 @@ class Supervisor(object):
         self.timers = [t for t in self.timers if t[0] > now]
         for _, action in due:
             action()
+
+    @staticmethod
+    def prepare_seccomp():
+        """Build the default containers' seccomp program here, once: forked children inherit it."""
+        from . import caps, seccomp
+        seccomp.prepare(caps.mask_of(spec.DEFAULT_CAPABILITIES) & caps.bounding_mask())
 
     def adopt_orphans(self):
         """Records left 'running' by a previous supervisor: correct them if their process is gone."""
