@@ -206,7 +206,7 @@ class Supervisor(object):
             self.manager = manager.Manager(self.root)
         for record in records:
             cid = record["Id"]
-            if cid in found_dead:
+            if cid in found_dead or record.get("Berth", {}).get("NeedsCleanup"):
                 try:
                     record = self.manager.get(cid)  # frees what the dead container held
                 except ContainerError:
