@@ -124,8 +124,8 @@ def test_pid_1_is_filtered_and_ordinary_programs_work(env, image):
               "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://127.0.0.1:8080/ && break; sleep 0.2; done; "
               "(sleep 0 &) ; wait; echo done")
     out = env.berth("run", "--rm", "--network", "none", image, "sh", "-c", script).stdout.splitlines()
-    assert out[0].split() == ["Seccomp:", "2"]
-    assert out[1].split() == ["NoNewPrivs:", "1"]
+    assert out[0].split() == ["NoNewPrivs:", "1"]
+    assert out[1].split() == ["Seccomp:", "2"]
     assert out[2] == "ls-ok"
     assert int(out[3]) >= 1
     assert out[4:] == ["served", "done"]
