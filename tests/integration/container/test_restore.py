@@ -121,3 +121,20 @@ def test_an_idle_exit_is_no_restart(env, image, tmp_path, monkeypatch):
     boot_id.write_text("44444444-4444-4444-4444-444444444444\n")
     assert state.supervisor_restore_due(env.root)
     assert env.berth("ps", "--format", "{{.Names}} {{.State}}").stdout == "always running\n"
+
+
+def test_a_restored_bridge_container_gets_its_network_back(env, image):
+    """The dead container's address, veth and port rules are freed before it starts again."""
+    from tests.integration.container.test_network import SERVE, links_on, rules_mentioning, wait_http
+    env.berth("run", "-d", "--name", "web", "--restart", "always", "-p", "18482:8080", image,
+              "sh", "-c", SERVE)
+    before = env.inspect("web")
+    assert wait_http("http://127.0.0.1:18482/").startswith("hello-from-")
+    crash(env, ["web"])
+    env.berth("system", "boot")
+    after = env.inspect("web")
+    assert after["State"]["Running"] and after["State"]["Pid"] != before["State"]["Pid"]
+    assert after["NetworkSettings"]["IPAddress"] == before["NetworkSettings"]["IPAddress"]
+    assert links_on(env.bridge) == ["veth" + after["Id"][:10]]
+    assert len(rules_mentioning("--dport 18482")) == 1
+    assert wait_http("http://127.0.0.1:18482/").startswith("hello-from-")
