@@ -5,7 +5,8 @@ The busybox test image cannot make arbitrary syscalls, so a tiny static C probe 
 the host's gcc and added to a variant of the image: ``probe NR[:ARG0[:ARG1]]...`` makes each
 raw syscall and prints ``NR result errno``. The calls are chosen so that the filter's answer
 differs from the kernel's own: unshare(0) and keyctl succeed for any root, clone3(NULL, 0) is
-EINVAL and an unknown number ENOSYS without a filter.
+EINVAL and an unknown number ENOSYS without a filter. ``iNR`` makes the call through the i386
+ABI (int $0x80), which the filter checks against the i386 table.
 """
 import errno
 import os
@@ -28,9 +29,19 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         long a[4] = {0, 0, 0, 0};
         char *p = argv[i];
+        int i386 = (*p == 'i');  /* "iNR..." : the i386 ABI, int $0x80 from this 64-bit process */
+        if (i386) p++;
         for (int j = 0; j < 4 && p && *p; j++) {
             a[j] = (long)strtoul(p, &p, 0);
             if (*p == ':') p++;
+        }
+        if (i386) {
+            long r;
+            __asm__ volatile ("int $0x80" : "=a"(r) : "a"(a[0]), "b"(a[1]), "c"(a[2]), "d"(a[3])
+                              : "memory", "r8", "r9", "r10", "r11");
+            if (r < 0 && r > -4096) printf("%s -1 %ld\n", argv[i], -r);
+            else printf("%s %ld 0\n", argv[i], r);
+            continue;
         }
         errno = 0;
         long r = syscall(a[0], a[1], a[2], a[3]);
@@ -45,6 +56,7 @@ UNSHARE, KEYCTL, BPF, MOUNT, CLONE3, PERSONALITY, GETPID = 272, 250, 321, 165, 4
 KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING = 0, 0xFFFFFFFFFFFFFFFD
 X32_GETPID = 0x40000000 | 39
 MADE_UP = 987
+I386_GETPID, I386_UNSHARE, I386_KEYCTL = 20, 310, 288  # the i386 table: Docker allow-lists it too
 READ_IMPLIES_EXEC = 0x0400000
 
 CALLS = {
@@ -57,6 +69,9 @@ CALLS = {
     "x32": "%d" % X32_GETPID,
     "made_up": "%d" % MADE_UP,
     "getpid": "%d" % GETPID,
+    "i386_getpid": "i%d" % I386_GETPID,
+    "i386_unshare": "i%d:0" % I386_UNSHARE,
+    "i386_keyctl": "i%d:%d:%d" % (I386_KEYCTL, KEYCTL_GET_KEYRING_ID, 0xFFFFFFFD),
 }
 
 
@@ -74,6 +89,12 @@ def probe_binary(tmp_path_factory):
     return binary
 
 
+@pytest.fixture(scope="session")
+def ia32(probe_binary):
+    """Whether this kernel runs i386 syscalls (IA32 emulation); without it int $0x80 faults."""
+    return subprocess.run([probe_binary, "i20"], stdout=subprocess.DEVNULL, check=False).returncode == 0
+
+
 @pytest.fixture
 def probe_image(env, image_tar, probe_binary, tmp_path):
     path = str(tmp_path / "probe.tar")
@@ -88,23 +109,28 @@ def probe_image(env, image_tar, probe_binary, tmp_path):
     return "probe:test"
 
 
-def probe(env, image, *run_options):
+def probe(env, image, ia32, *run_options):
+    calls = {name: spec for name, spec in CALLS.items() if ia32 or not name.startswith("i386_")}
     out = env.berth("run", "--rm", "--network", "none", *(list(run_options) + [image, "probe"]
-                                                            + list(CALLS.values()))).stdout
+                                                            + list(calls.values()))).stdout
     by_spec = {line.split()[0]: (int(line.split()[1]), int(line.split()[2])) for line in out.splitlines()}
-    return {name: by_spec[spec] for name, spec in CALLS.items()}
+    return {name: by_spec[spec] for name, spec in calls.items()}
 
 
-def test_default_profile_denies_outside_the_allow_list(env, probe_image):
-    results = probe(env, probe_image)
+def test_default_profile_denies_outside_the_allow_list(env, probe_image, ia32):
+    results = probe(env, probe_image, ia32)
     for name in ("unshare", "keyctl", "bpf", "mount", "personality", "x32", "made_up"):
         assert results[name] == (-1, errno.EPERM), name
     assert results["clone3"] == (-1, errno.ENOSYS)  # so glibc falls back to clone
     assert results["getpid"] == (1, 0)
+    if ia32:  # else this kernel has no i386 ABI for the filter to check
+        assert results["i386_getpid"] == (1, 0)  # 32-bit programs keep working
+        assert results["i386_unshare"] == (-1, errno.EPERM)
+        assert results["i386_keyctl"] == (-1, errno.EPERM)
 
 
-def test_privileged_runs_unconfined(env, probe_image):
-    results = probe(env, probe_image, "--privileged")
+def test_privileged_runs_unconfined(env, probe_image, ia32):
+    results = probe(env, probe_image, ia32, "--privileged")
     assert results["unshare"] == (0, 0)
     assert results["keyctl"][1] == 0 and results["keyctl"][0] != -1
     assert results["clone3"] == (-1, errno.EINVAL)
@@ -112,6 +138,9 @@ def test_privileged_runs_unconfined(env, probe_image):
     assert results["personality"][1] == 0
     assert results["x32"][1] != errno.EPERM  # ENOSYS without x32 support, a pid with it
     assert results["getpid"] == (1, 0)
+    if ia32:
+        assert results["i386_unshare"] == (0, 0)
+        assert results["i386_keyctl"][1] == 0 and results["i386_keyctl"][0] != -1
     status = env.berth("run", "--rm", "--network", "none", "--privileged", probe_image,
                        "grep", "^Seccomp:", "/proc/1/status").stdout
     assert status.split() == ["Seccomp:", "0"]
