@@ -42,6 +42,7 @@ VERBS = {
     "stats": "containers",
     "rename": "containers",
     "container": "containers",
+    "system": "system",
 }
 
 DEFAULT_ROOT = "/var/lib/berth"
