@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Drift check time against the no-op converge of the same hosts, for 1, 3 and 10 lab hosts.
 
-    .venv-legacy/bin/python bench/drift.py [--counts 1,3,10]
+    .venv-legacy/bin/python bench/drift.py [--counts 1,3,10] [--rounds 3]
 
 For each count: bring up a lab named "bdrift" (172.28.245.0/24), converge it with
-playbooks/hosts.yml, then time one no-op converge and one drift check (bin/berth-drift), both
-with forks equal to the host count. One run each; the lab is removed at the end.
+playbooks/hosts.yml, then time the no-op converge and the drift check (bin/berth-drift),
+alternating, --rounds times each, both with forks equal to the host count; medians are printed
+(alternating keeps a change in the machine's load from favouring one side). The lab is removed
+at the end.
 """
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,7 @@ def lab(state, count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1,3,10")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     inventory = os.path.join(ROOT, "inventory", "bdrift.ini")
     converge = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, "playbooks/hosts.yml"]
@@ -45,9 +49,15 @@ def main():
             timed(lab("present", count))
             forks = ["-f", str(count)]
             fresh = timed(converge + forks)
-            noop = timed(converge + forks)
-            check = timed([sys.executable, os.path.join(ROOT, "bin", "berth-drift"), "-i", inventory, *forks])
-            print("%5d  %12.1f s  %12.1f s  %10.1f s  %.2f" % (count, fresh, noop, check, check / noop))
+            noops, checks = [], []
+            for _ in range(args.rounds):
+                noops.append(timed(converge + forks))
+                checks.append(timed([sys.executable, os.path.join(ROOT, "bin", "berth-drift"), "-i", inventory,
+                                     *forks]))
+            noop, check = statistics.median(noops), statistics.median(checks)
+            print("%5d  %12.1f s  %12.2f s  %10.2f s  %.2f   (no-op %s; drift %s)" % (
+                count, fresh, noop, check, check / noop, " ".join("%.2f" % t for t in noops),
+                " ".join("%.2f" % t for t in checks)), flush=True)
             timed(lab("absent", count))  # the next count starts from fresh hosts
     finally:
         timed(lab("absent", 1))

@@ -28,6 +28,12 @@ options:
     description: The SELinux config file to read.
     type: path
     default: /etc/selinux/config
+  security_findings:
+    description:
+      - Also return RV(berth_findings), the security findings a drift run reports (the same as
+        M(berth_security_info) returns), so that a drift check needs no extra module call.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -113,6 +119,12 @@ sysctl:
   type: dict
   sample: {"net.ipv4.ip_forward": "0", "net.bridge.bridge-nf-call-iptables": null,
            "net.bridge.bridge-nf-call-ip6tables": null, "fs.may_detach_mounts": "0"}
+berth_findings:
+  description: The security findings (see M(berth_security_info)); only with O(security_findings).
+  returned: when O(security_findings) is true
+  type: list
+  elements: dict
+  sample: [{"finding": "firewall_disabled", "detail": "firewalld is not running"}]
 python:
   description: The Python running the module.
   returned: always
@@ -138,6 +150,7 @@ services:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.berth.drift import security
 from ansible.module_utils.berth.hostprep import preflight
 from ansible.module_utils.berth.hostprep.commands import module_runner
 from ansible.module_utils.berth.hostprep.kernel import parse_minimum
@@ -149,6 +162,7 @@ def main():
             data_root=dict(type="path", default="/var/lib/docker"),
             kernel_minimum=dict(type="str", default="3.10"),
             selinux_config=dict(type="path", default="/etc/selinux/config"),
+            security_findings=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -156,13 +170,18 @@ def main():
         parse_minimum(module.params["kernel_minimum"])
     except ValueError as exc:
         module.fail_json(msg="invalid kernel_minimum: %s" % exc)
+    run = module_runner(module)
     facts = preflight.gather(
-        module_runner(module),
+        run,
         data_root=module.params["data_root"],
         kernel_minimum=module.params["kernel_minimum"],
         selinux_config=module.params["selinux_config"],
     )
-    module.exit_json(changed=False, ansible_facts={"berth_preflight": facts}, **facts)
+    extra = {}
+    if module.params["security_findings"]:
+        extra["berth_findings"] = security.gather(run, selinux_config=module.params["selinux_config"],
+                                                  firewalld_active=facts["firewalld"]["active"])
+    module.exit_json(changed=False, ansible_facts={"berth_preflight": facts}, **dict(facts, **extra))
 
 
 if __name__ == "__main__":

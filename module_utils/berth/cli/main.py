@@ -42,6 +42,7 @@ VERBS = {
     "stats": "containers",
     "rename": "containers",
     "container": "containers",
+    "system": "system",
 }
 
 # Verbs that hold nothing at return which interpreter teardown would still have to flush,

@@ -69,8 +69,12 @@ def findings(daemon_config, dockerd_argv, selinux_config, selinux_runtime, firew
 
 
 def gather(run, daemon_json="/etc/docker/daemon.json", socket_path="/var/run/docker.sock",
-           selinux_config="/etc/selinux/config"):
-    """Read the host and return its findings."""
+           selinux_config="/etc/selinux/config", firewalld_active=None):
+    """Read the host and return its findings.
+
+    ``firewalld_active`` may come from facts already read (the preflight module's
+    ``systemctl show``), saving a command.
+    """
     text = read_text(daemon_json, "") or ""
     try:
         daemon_config = json.loads(text) if text.strip() else {}
@@ -81,8 +85,9 @@ def gather(run, daemon_json="/etc/docker/daemon.json", socket_path="/var/run/doc
     selinuxfs = find_selinuxfs()
     runtime = read_runtime_mode(selinuxfs) if selinuxfs else None
     config = parse_selinux_config(read_text(selinux_config, "") or "")
-    rc, out, _err = run(["systemctl", "is-active", "firewalld.service"])
-    firewalld_active = rc == 0 and out.strip() == "active"
+    if firewalld_active is None:
+        rc, out, _err = run(["systemctl", "is-active", "firewalld.service"])
+        firewalld_active = rc == 0 and out.strip() == "active"
     try:
         socket_mode = stat.S_IMODE(os.stat(socket_path).st_mode)
     except OSError:

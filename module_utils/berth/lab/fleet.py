@@ -478,6 +478,18 @@ def build_rootfs_tarball(spec):
         os.rename(tarball, spec.image_tarball)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    prune_stale_tarballs(spec.cache_dir, spec.suite, keep=spec.image_tarball)
+
+
+def prune_stale_tarballs(cache_dir, suite, keep):
+    """Remove the tarballs of older recipes of this suite (a changed recipe gets a new key)."""
+    prefix, removed = "debian-%s-" % suite, []
+    for name in sorted(os.listdir(cache_dir)):
+        path = os.path.join(cache_dir, name)
+        if name.startswith(prefix) and name.endswith(".tar") and path != keep:
+            os.unlink(path)
+            removed.append(path)
+    return removed
 
 
 def prepare_rootfs(rootfs):

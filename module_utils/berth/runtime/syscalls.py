@@ -178,9 +178,13 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def seccomp_set_filter(program):
-    """Install a classic-BPF seccomp filter given as (code, jt, jf, k) tuples."""
-    array = (_SockFilter * len(program))(*[_SockFilter(*insn) for insn in program])
-    prog = _SockFprog(len(program), array)
+def seccomp_set_filter(packed):
+    """Install a classic-BPF seccomp filter: ``packed`` is struct sock_filter[] as bytes.
+
+    Packed ahead (seccomp.pack) so a forked child only copies it, no per-instruction objects.
+    """
+    count = len(packed) // ctypes.sizeof(_SockFilter)
+    array = (_SockFilter * count).from_buffer_copy(packed)
+    prog = _SockFprog(count, array)
     _check(_libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
                        ctypes.byref(prog), 0, 0), "prctl(PR_SET_SECCOMP)")

@@ -84,3 +84,12 @@ def test_security_findings_on_python36():
     status, result = module("berth_security_info")
     assert status == "localhost | SUCCESS"
     assert {f["finding"] for f in result["berth_findings"]} >= {"selinux_disabled", "firewall_disabled"}
+
+
+def test_preflight_returns_the_same_findings_when_asked_on_python36():
+    _status, alone = module("berth_security_info")
+    status, result = module("berth_preflight_info", "-a", "security_findings=true")
+    assert status == "localhost | SUCCESS"
+    assert result["berth_findings"] == alone["berth_findings"]
+    _status, plain = module("berth_preflight_info")
+    assert "berth_findings" not in plain

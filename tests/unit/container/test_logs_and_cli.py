@@ -1,8 +1,8 @@
-"""JSON-lines logs, seccomp program shape, iptables rule text and CLI formatting."""
+"""JSON-lines logs, iptables rule text and CLI formatting."""
 import json
 
 from berth.cli import containers as cli
-from berth.runtime.container import logs, seccomp
+from berth.runtime.container import logs
 from berth.runtime.network import iptables
 
 
@@ -36,20 +36,6 @@ def test_read_from_offsets(tmp_path):
 def test_rfc3339_round_trip():
     assert logs.rfc3339_nano(0.5) == "1970-01-01T00:00:00.500000000Z"
     assert logs.parse_time("1970-01-01T00:01:00.250000000Z") == 60.25
-
-
-def test_seccomp_program_jumps_land_on_deny():
-    program = seccomp.build_program({"a": 10, "b": 20})
-    assert program[0] == (seccomp.BPF_LD_W_ABS, 0, 0, 4)
-    deny = len(program) - 1
-    allow = len(program) - 2
-    assert program[deny] == (seccomp.BPF_RET_K, 0, 0, seccomp.SECCOMP_RET_ERRNO | 1)
-    assert program[allow] == (seccomp.BPF_RET_K, 0, 0, seccomp.SECCOMP_RET_ALLOW)
-    assert 1 + 1 + program[1][2] == deny  # wrong arch -> deny
-    for index in (4, 5):
-        assert index + 1 + program[index][1] == deny
-    assert 3 + 1 + program[3][1] == deny  # x32 -> deny
-    assert seccomp.DENIED_X86_64["open_by_handle_at"] == 304
 
 
 def test_port_rules_text():

@@ -118,3 +118,15 @@ def test_inotify_limits_in_check_mode_are_reported_not_written(tmp_path):
     fleet.ensure_inotify_limits(proc_sys=str(proc_sys))
     assert len(fleet.actions) == 2
     assert (proc_sys / "fs" / "inotify" / "max_user_instances").read_text() == "128\n"
+
+
+def test_prune_stale_tarballs_keeps_the_current_recipe_and_other_files(tmp_path):
+    from berth.lab.fleet import prune_stale_tarballs
+    for name in ("debian-bookworm-aaaa.tar", "debian-bookworm-bbbb.tar", "debian-trixie-cccc.tar",
+                 "debian-bookworm-dddd.tar.part", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    keep = str(tmp_path / "debian-bookworm-bbbb.tar")
+    removed = prune_stale_tarballs(str(tmp_path), "bookworm", keep)
+    assert removed == [str(tmp_path / "debian-bookworm-aaaa.tar")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["debian-bookworm-bbbb.tar", "debian-bookworm-dddd.tar.part",
+                                                          "debian-trixie-cccc.tar", "notes.txt"]

@@ -133,7 +133,7 @@ def _exec_inside(plan, stdio, err_w):
         os.setuid(uid)
         if not plan["privileged"]:
             syscalls.set_no_new_privs()
-            seccomp.install_default()
+            seccomp.install_default(plan["capabilities"])
         os.execve(executable, plan["argv"], dict(e.split("=", 1) for e in env if "=" in e))
     except ContainerError as exc:
         os.write(err_w, str(exc).encode())

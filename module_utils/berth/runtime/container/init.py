@@ -347,7 +347,7 @@ def run_container(plan, stdio, go_fd, error_fd):
     if not plan["privileged"]:
         syscalls.set_no_new_privs()
         if plan.get("seccomp"):
-            seccomp.install_default()
+            seccomp.install_default(plan["capabilities"])
     try:
         os.execve(executable, plan["argv"], _env_dict(env))
     except OSError as exc:

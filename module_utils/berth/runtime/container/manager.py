@@ -129,6 +129,8 @@ class Manager(object):
         return self.store.update(record["Id"], done)
 
     def list(self, all_states=False):
+        if state.supervisor_restore_due(self.root):
+            self.start_supervisor()  # after a reboot or a crash: restart policies first
         records = [self._reconcile(self.store.refresh(r)) for r in self.store.all()]
         if not all_states:
             records = [r for r in records if r["State"]["Running"]]
@@ -185,6 +187,10 @@ class Manager(object):
         if not record["State"]["Running"]:
             raise Conflict("Cannot kill container: %s: Container %s is not running"
                            % (ref, record["Id"]))
+
+        def mark(rec):
+            rec.setdefault("Berth", {})["ManuallyStopped"] = True  # as dockerd's kill
+        self.store.update(record["Id"], mark)
         self._signal(record, signum)
         return record
 
@@ -272,6 +278,15 @@ class Manager(object):
     def log_entries(self, ref, since=None):
         record = self.get(ref)
         return record, logs.read_entries(record["LogPath"], since)
+
+    def start_supervisor(self):
+        """Make sure the root's supervisor runs; it restores the containers as it starts.
+
+        Returns its ping reply (pid, containers it holds) once the restore is done.
+        """
+        reply, sock = self.request({"op": "ping"})
+        sock.close()
+        return reply
 
     def shutdown_supervisor(self):
         reply, sock = self.request({"op": "shutdown"}, start=False)

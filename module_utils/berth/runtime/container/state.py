@@ -3,7 +3,13 @@
 A record is written whole (temp file + rename) under the container's lock, so
 a killed command leaves the old record or the new one. ``refresh`` tells the
 truth after a reboot or a killed supervisor: a record that says running whose
-pid is gone (or now belongs to another process) becomes exited.
+pid is gone (or now belongs to another process), or that was written in an
+earlier boot, becomes exited.
+
+``<root>/supervisor.json`` is the root's supervisor's own record (pid, boot id,
+whether it exited cleanly): the next supervisor reads it to know whether it
+starts after a reboot or a crash, when restart policies apply as they do at
+dockerd's start (see supervisor.Supervisor.adopt_orphans).
 """
 import json
 import os
@@ -18,6 +24,48 @@ RECORD = "config.v2.json"
 NAMES = "names"
 TRASH = ".trash"
 UNKNOWN_EXIT = 255  # exit status lost with its supervisor, as dockerd reports it
+SUPERVISOR_RECORD = "supervisor.json"
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+
+
+def current_boot_id():
+    """The kernel's id of this boot; BERTH_BOOT_ID_PATH exists for tests that fake a reboot."""
+    try:
+        with open(os.environ.get("BERTH_BOOT_ID_PATH") or BOOT_ID_PATH) as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def read_supervisor_record(root):
+    try:
+        with open(os.path.join(root, SUPERVISOR_RECORD)) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def write_supervisor_record(root, pid, clean):
+    """The running supervisor says who it is and in which boot; ``clean`` when it exits idle."""
+    record = {"Pid": pid, "StartTicks": process_start_ticks(pid), "BootId": current_boot_id(),
+              "Clean": clean}
+    replace_file(os.path.join(root, SUPERVISOR_RECORD), json.dumps(record, sort_keys=True))
+
+
+def supervisor_restore_due(root, previous=None):
+    """True after a reboot, or when the last supervisor died without exiting cleanly.
+
+    Then the next supervisor must run the restore (restart policies); a root
+    whose supervisor never ran, or exited idle in this boot, needs none.
+    """
+    previous = read_supervisor_record(root) if previous is None else previous
+    if not previous:
+        return False
+    if previous.get("BootId") != current_boot_id():
+        return True
+    if previous.get("Clean"):
+        return False
+    return not process_alive(previous.get("Pid"), previous.get("StartTicks"))
 
 
 def replace_file(path, data, durable=False, mode=0o600):
@@ -78,6 +126,14 @@ class ContainerStore(object):
         self.volumes = os.path.join(self.root, "volumes")
         os.makedirs(self.base, mode=0o710, exist_ok=True)
         self.names_lock = os.path.join(self.base, ".names.lock")
+
+    def booted_since_supervisor(self):
+        """Whether the root's last supervisor ran in an earlier boot: its pids mean nothing now.
+
+        Read afresh each time (two small files): a supervisor may record the new boot meanwhile.
+        """
+        previous = read_supervisor_record(self.root)
+        return bool(previous) and previous.get("BootId") != current_boot_id()
 
     def dir(self, container_id):
         return os.path.join(self.base, container_id)
@@ -189,16 +245,19 @@ class ContainerStore(object):
         if not state.get("Running"):
             return record
         berth = record.get("Berth", {})
-        if process_alive(state.get("Pid"), berth.get("StartTicks")):
+        rebooted = self.booted_since_supervisor()
+        if not rebooted and process_alive(state.get("Pid"), berth.get("StartTicks")):
             return record  # alive, supervised or orphaned: it is running, say so
-        if process_alive(berth.get("SupervisorPid"), berth.get("SupervisorTicks")):
+        if not rebooted and process_alive(berth.get("SupervisorPid"), berth.get("SupervisorTicks")):
             return record  # its supervisor is alive and will record the real exit status
+        error = ("the host rebooted while the container ran" if rebooted
+                 else "container process disappeared with its supervisor")
 
         def mark(rec):
             if rec["State"].get("Running") and rec["State"].get("Pid") == state.get("Pid"):
                 rec["State"].update({"Status": "exited", "Running": False, "Pid": 0,
                                      "ExitCode": UNKNOWN_EXIT, "FinishedAt": logs.rfc3339_nano(),
-                                     "Error": "container process disappeared with its supervisor"})
+                                     "Error": error})
                 rec.setdefault("Berth", {})["NeedsCleanup"] = True
         try:
             return self.update(record["Id"], mark)

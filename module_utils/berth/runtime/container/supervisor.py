@@ -135,6 +135,7 @@ class Supervisor(object):
         self.selector.register(wake_r, selectors.EVENT_READ, ("wake", None))
         self.listener.setblocking(False)
         self.selector.register(self.listener, selectors.EVENT_READ, ("accept", None))
+        self.prepare_seccomp()
         self.adopt_orphans()
         while True:
             timeout = self._timeout()
@@ -156,6 +157,7 @@ class Supervisor(object):
             if self.running or self.clients or self.timers:
                 self.last_activity = time.time()
             elif self.stop_requested or time.time() - self.last_activity > IDLE_SECONDS:
+                state.write_supervisor_record(self.root, os.getpid(), clean=True)
                 return
 
     def _timeout(self):
@@ -171,10 +173,49 @@ class Supervisor(object):
         for _, action in due:
             action()
 
+    @staticmethod
+    def prepare_seccomp():
+        """Build the default containers' seccomp program here, once: forked children inherit it."""
+        from . import caps, seccomp
+        seccomp.prepare(caps.mask_of(spec.DEFAULT_CAPABILITIES) & caps.bounding_mask())
+
     def adopt_orphans(self):
-        """Records left 'running' by a previous supervisor: correct them if their process is gone."""
+        """What dockerd does at its start (daemon.restore), for this store root.
+
+        Records left 'running' whose process is gone, or that were written in an
+        earlier boot, become exited with 255 (as dockerd marks a container it
+        finds dead) and their cgroups, address and ports are freed; --rm ones are
+        removed. When this start follows a reboot or a supervisor that died (not
+        one that exited idle), restart policies apply as at dockerd's start:
+        ``always``; ``unless-stopped`` unless the user stopped it; ``on-failure``
+        after a non-zero exit with retries left. A root whose old supervisor
+        predates supervisor.json gets the same for the containers found dead.
+        """
+        restore_due = state.supervisor_restore_due(self.root)
+        records, found_dead = [], set()
         for record in self.store.all():
-            self.store.refresh(record)
+            refreshed = self.store.refresh(record)
+            if record["State"].get("Running") and not refreshed["State"]["Running"]:
+                found_dead.add(record["Id"])
+            records.append(refreshed)
+        state.write_supervisor_record(self.root, os.getpid(), clean=False)
+        if not restore_due and not found_dead:
+            return
+        from . import manager
+        if self.manager is None:
+            self.manager = manager.Manager(self.root)
+        for record in records:
+            cid = record["Id"]
+            if cid in found_dead or record.get("Berth", {}).get("NeedsCleanup"):
+                try:
+                    record = self.manager.get(cid)  # frees what the dead container held
+                except ContainerError:
+                    continue
+                if record["HostConfig"].get("AutoRemove"):
+                    manager.remove_files(self.store, record, volumes=True)
+                    continue
+            if (restore_due or cid in found_dead) and self._should_restart_at_start(record):
+                self._restart(cid, at_start=True)
 
     # -- clients -----------------------------------------------------------
     def _accept(self):
@@ -774,16 +815,44 @@ class Supervisor(object):
             return code != 0 and (not limit or record.get("RestartCount", 0) < limit)
         return True
 
-    def _restart(self, cid):
+    @staticmethod
+    def _should_restart_at_start(record):
+        """dockerd's restart manager as its restore asks it: only containers started before."""
+        current = record["State"]
+        if current.get("Running") or current.get("StartedAt", "0001-").startswith("0001-") \
+                or record["HostConfig"].get("AutoRemove"):
+            return False
+        policy = record["HostConfig"].get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if name == "always":
+            return True
+        if name == "unless-stopped":
+            return not record.get("Berth", {}).get("ManuallyStopped")
+        if name == "on-failure":
+            limit = policy.get("MaximumRetryCount") or 0
+            return current.get("ExitCode", 0) != 0 and (not limit or record.get("RestartCount", 0) < limit)
+        return False
+
+    def _restart(self, cid, at_start=False):
+        """Start a container again for its restart policy.
+
+        ``at_start``: the restore at supervisor start, which (as dockerd's
+        containerStart with a reset restart manager) starts even a manually
+        stopped ``always`` container, clears that flag and the restart count.
+        """
         try:
             record = self.store.load(cid)
         except ContainerError:
             return
-        if record.get("Berth", {}).get("ManuallyStopped") or cid in self.running:
+        if (record.get("Berth", {}).get("ManuallyStopped") and not at_start) or cid in self.running:
             return
 
         def bump(rec):
-            rec["RestartCount"] = rec.get("RestartCount", 0) + 1
+            if at_start:
+                rec["RestartCount"] = 0
+                rec.setdefault("Berth", {})["ManuallyStopped"] = False
+            else:
+                rec["RestartCount"] = rec.get("RestartCount", 0) + 1
         record = self.store.update(cid, bump)
         try:
             running = self.spawn(record)
