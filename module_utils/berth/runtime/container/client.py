@@ -6,9 +6,10 @@ the supervisor, once per store root.
 
 The protocol is one JSON line each way, then (when attached) stream frames.
 ``encode_line`` and ``decode`` speak that JSON through the interpreter's C
-accelerator ``_json`` (what the json module itself uses): importing json,
-socket or signal pulls in re and enum, which costs a short ``berth run`` more
-than the rest of its client side. Where ``_json`` is missing, json is used.
+accelerator ``_json`` (what the json module itself uses), and ``connect(...,
+light=True)`` returns a bare ``_socket`` socket: json (through re), socket and
+signal each pull in enum, which together cost a short ``berth run`` more than
+the rest of its client side. Where ``_json`` is missing, json is used.
 """
 import os
 import zlib
