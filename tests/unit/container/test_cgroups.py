@@ -46,3 +46,18 @@ def test_v1_paths_only_for_mounted_controllers():
     assert group.paths == {"memory": "/sys/fs/cgroup/memory/berth/abc",
                            "cpu": "/sys/fs/cgroup/cpu,cpuacct/berth/abc",
                            "cpuacct": "/sys/fs/cgroup/cpu,cpuacct/berth/abc"}
+
+
+def test_v2_stats_keys_match_v1(tmp_path):
+    """The supervisor's OOMKilled and `berth stats` read these keys on either version."""
+    for name, text in (("memory.current", "4096\n"), ("memory.max", "16777216\n"), ("pids.current", "3\n"),
+                       ("cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n"),
+                       ("memory.events", "low 0\nhigh 0\nmax 73\noom 2\noom_kill 1\noom_group_kill 0\n")):
+        (tmp_path / name).write_text(text)
+    group = cgroups.CgroupV2("c1", parent="p", root=str(tmp_path))
+    group.path = str(tmp_path)
+    assert group.stats() == {"memory": 4096, "memory_limit": 16 << 20, "pids": 3, "cpu_ns": 1500000,
+                             "oom_kills": 1}
+    (tmp_path / "memory.max").write_text("max\n")
+    (tmp_path / "memory.events").unlink()
+    assert "memory_limit" not in group.stats() and "oom_kills" not in group.stats()

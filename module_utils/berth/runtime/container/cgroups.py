@@ -255,19 +255,22 @@ class CgroupV2(object):
             return []
 
     def stats(self):
+        """The same keys as v1's: memory.max "max" is no limit, oom_kill counts from memory.events."""
         result = {}
-        for key, filename in (("memory", "memory.current"), ("pids", "pids.current")):
+        for key, filename in (("memory", "memory.current"), ("memory_limit", "memory.max"),
+                              ("pids", "pids.current")):
             try:
                 result[key] = int(_read(os.path.join(self.path, filename)))
             except (OSError, ValueError):
                 continue
-        try:
-            for line in _read(os.path.join(self.path, "cpu.stat")).splitlines():
-                name, value = line.split()
-                if name == "usage_usec":
-                    result["cpu_ns"] = int(value) * 1000
-        except OSError:
-            pass
+        for key, filename, field, scale in (("cpu_ns", "cpu.stat", "usage_usec", 1000),
+                                            ("oom_kills", "memory.events", "oom_kill", 1)):
+            try:
+                fields = dict(line.split() for line in _read(os.path.join(self.path, filename)).splitlines())
+            except OSError:
+                continue
+            if field in fields:
+                result[key] = int(fields[field]) * scale
         return result
 
     def destroy(self):
