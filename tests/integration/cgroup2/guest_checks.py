@@ -113,7 +113,8 @@ def check_limits():
     facts = {"cid": cid, "pid": pid, "proc_cgroup": read("/proc/%d/cgroup" % pid),
              "files": files(cid, ("memory.max", "memory.swap.max", "cpu.max", "cpu.weight", "pids.max",
                                   "cgroup.procs")),
-             "parent_subtree_control": read(os.path.join(CGROUP, PARENT, "cgroup.subtree_control")).split()}
+             "parent_subtree_control": read(os.path.join(CGROUP, PARENT, "cgroup.subtree_control")).split(),
+             "stats": berth("stats", "--no-stream", cid)}
     facts.update(removed(cid))
     return facts
 
