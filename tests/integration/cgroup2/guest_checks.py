@@ -62,7 +62,8 @@ def files(cid, names):
 
 
 def cpu_stat(cid):
-    return dict((line.split()[0], int(line.split()[1])) for line in read(os.path.join(group(cid), "cpu.stat")).splitlines())
+    lines = read(os.path.join(group(cid), "cpu.stat")).splitlines()
+    return dict((line.split()[0], int(line.split()[1])) for line in lines)
 
 
 def removed(cid):
