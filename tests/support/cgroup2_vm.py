@@ -201,10 +201,26 @@ def ensure_kernel():
             shutil.copy2(index[name], os.path.join(out, "modules", name + ".ko"))
         with open(os.path.join(out, "modules", "order"), "w") as handle:
             handle.write("\n".join(order) + "\n")
-        os.rename(out, final)
+        try:
+            os.rename(out, final)
+        except OSError:
+            if not os.path.exists(os.path.join(final, "vmlinuz")):  # else a concurrent build won
+                raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    prune_stale("kernel-", final)
     return final
+
+
+def prune_stale(prefix, current):
+    """Remove the artefacts of older recipes (an old kernel, a 2 GB disk) once a new one is made."""
+    for entry in os.listdir(CACHE):
+        path = os.path.join(CACHE, entry)
+        if entry.startswith(prefix) and path != current:
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
 
 
 # ---- the disk ---------------------------------------------------------------------------------
@@ -249,6 +265,7 @@ def ensure_disk():
         os.rename(image, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    prune_stale("rootfs-", final)
     return final
 
 
