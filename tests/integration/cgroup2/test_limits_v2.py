@@ -95,9 +95,8 @@ def test_cgroups_are_removed(guest):
     assert guest.report["leftover_cgroups"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="cgroup v2 has no devices.deny: the device allowlist needs an eBPF "
-                                       "program (BPF_PROG_TYPE_CGROUP_DEVICE, as runc attaches), which berth "
-                                       "does not load yet, so a container can mknod and read a block device")
-def test_block_device_is_refused(guest):
+def test_device_allowlist_holds_and_privileged_lifts_it(guest):
     facts = guest.step("check_block_device")
-    assert facts["run"]["out"] == "0\n", facts  # mknod is allowed, opening the node is not
+    assert facts["default"]["rc"] == 0, facts
+    assert facts["default"]["out"].split() == ["mknod=1", "read=0", "zero=4"]
+    assert facts["privileged"]["out"].split() == ["mknod=0", "read=512", "zero=4"]
