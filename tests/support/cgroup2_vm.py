@@ -129,6 +129,8 @@ def unavailable_reason():
             return "BERTH_VM_ACCEL=kvm but /dev/kvm cannot be opened (%s)" % exc.strerror
     if shutil.which(QEMU) is None:
         return "%s is not installed: apt-get install qemu-system-x86 (make deps does)" % QEMU
+    if not os.path.exists(BUSYBOX):
+        return "needs Debian's busybox-static (%s) for the guest's init and test image" % BUSYBOX
     return None
 
 
