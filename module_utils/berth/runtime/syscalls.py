@@ -4,13 +4,15 @@ Every wrapper calls a libc symbol loaded with ``use_errno=True`` and raises
 ``OSError(errno, strerror, argument)`` when it fails, so callers handle
 failures like any other ``os`` call. No syscall numbers are hard-coded: glibc
 exports every symbol used here (``pivot_root`` since 2.2.5, ``setns`` since
-2.14), which covers CentOS 7's glibc 2.17.
+2.14), which covers CentOS 7's glibc 2.17. The one exception is bpf(2), which
+glibc does not wrap: it goes through ``syscall()`` with its number per machine.
 
 ``os.unshare``/``os.setns`` only exist from Python 3.12; managed hosts run 3.6.
 """
 import ctypes
 import errno
 import os
+import platform
 
 # clone(2) namespace flags
 CLONE_NEWNS = 0x00020000
@@ -188,3 +190,68 @@ def seccomp_set_filter(packed):
     prog = _SockFprog(count, array)
     _check(_libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
                        ctypes.byref(prog), 0, 0), "prctl(PR_SET_SECCOMP)")
+
+
+# bpf(2): glibc has no wrapper, so it is called by number (asm/unistd.h of each machine).
+_NR_BPF = {"x86_64": 321, "aarch64": 280}
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 2
+
+
+class _BpfInsn(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("regs", ctypes.c_uint8), ("off", ctypes.c_int16),
+                ("imm", ctypes.c_int32)]
+
+
+class _BpfProgLoad(ctypes.Structure):
+    _fields_ = [("prog_type", ctypes.c_uint32), ("insn_cnt", ctypes.c_uint32), ("insns", ctypes.c_uint64),
+                ("license", ctypes.c_uint64), ("log_level", ctypes.c_uint32), ("log_size", ctypes.c_uint32),
+                ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32), ("prog_flags", ctypes.c_uint32),
+                ("prog_name", ctypes.c_char * 16), ("prog_ifindex", ctypes.c_uint32),
+                ("expected_attach_type", ctypes.c_uint32)]
+
+
+class _BpfProgAttach(ctypes.Structure):
+    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_bpf_fd", ctypes.c_uint32),
+                ("attach_type", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32),
+                ("replace_bpf_fd", ctypes.c_uint32)]
+
+
+def _bpf(command, attr, what):
+    number = _NR_BPF.get(platform.machine())
+    if number is None:
+        raise OSError(errno.ENOSYS, "%s: no bpf(2) number known for %s" % (what, platform.machine()))
+    return _check(_libc.syscall(ctypes.c_long(number), ctypes.c_int(command), ctypes.byref(attr),
+                                ctypes.c_uint(ctypes.sizeof(attr))), what)
+
+
+def bpf_load_device_program(instructions, name="berth_devices"):
+    """Load a cgroup device program given as (code, dst, src, off, imm) tuples; returns its fd.
+
+    A refused program is loaded again with the verifier's log, which goes into the error.
+    """
+    array = (_BpfInsn * len(instructions))(*[_BpfInsn(code, dst | (src << 4), off, imm)
+                                              for code, dst, src, off, imm in instructions])
+    licence = ctypes.create_string_buffer(b"Apache-2.0")
+    attr = _BpfProgLoad(prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=len(instructions),
+                        insns=ctypes.addressof(array), license=ctypes.addressof(licence),
+                        prog_name=name.encode()[:15], expected_attach_type=BPF_CGROUP_DEVICE)
+    try:
+        return _bpf(BPF_PROG_LOAD, attr, "bpf(BPF_PROG_LOAD)")
+    except OSError as exc:
+        log = ctypes.create_string_buffer(65536)
+        attr.log_level, attr.log_size, attr.log_buf = 1, len(log), ctypes.addressof(log)
+        try:
+            return _bpf(BPF_PROG_LOAD, attr, "bpf(BPF_PROG_LOAD)")
+        except OSError:
+            raise OSError(exc.errno, "%s; verifier: %s" % (exc.strerror, log.value.decode(errors="replace")[-500:]))
+
+
+def bpf_attach_device_program(cgroup_fd, program_fd):
+    """Attach a device program to a cgroup (kept by the cgroup; the fds may be closed after)."""
+    attr = _BpfProgAttach(target_fd=cgroup_fd, attach_bpf_fd=program_fd, attach_type=BPF_CGROUP_DEVICE,
+                          attach_flags=BPF_F_ALLOW_MULTI)
+    _bpf(BPF_PROG_ATTACH, attr, "bpf(BPF_PROG_ATTACH)")

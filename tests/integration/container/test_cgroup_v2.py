@@ -1,6 +1,8 @@
 """The v2 class on this host's unified mount (no controllers enabled here, so only the tree)."""
 import binascii
+import errno
 import os
+import stat
 import time
 
 import pytest
@@ -40,3 +42,51 @@ def test_v2_create_join_list_destroy():
                 os.rmdir(path)
             except OSError:
                 pass
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(UNIFIED, "cgroup.procs")),
+                    reason="needs a cgroup2 mount at /sys/fs/cgroup/unified (hybrid host)")
+def test_v2_device_program_allows_the_list_and_refuses_the_rest(tmp_path):
+    """The eBPF program that stands in for devices.deny/allow, run by this kernel on the unified
+    tree (v1's devices controller leaves this process at its allow-all root)."""
+    parent = "berth-test-" + binascii.hexlify(os.urandom(3)).decode()
+    group = cgroups.CgroupV2("c1", parent=parent, root=UNIFIED)
+    block = str(tmp_path / "loop0")
+    os.mknod(block, 0o600 | stat.S_IFBLK, os.makedev(7, 0))
+    checks = (("/dev/null", os.O_RDWR), ("/dev/zero", os.O_RDONLY), ("/dev/kmsg", os.O_RDONLY),
+              (block, os.O_RDONLY))
+    try:
+        group.create({})
+        reader, writer = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(reader)
+            group.join(0)
+            results = []
+            for path, flags in checks:
+                try:
+                    os.close(os.open(path, flags))
+                    results.append("ok")
+                except OSError as exc:
+                    results.append(errno.errorcode[exc.errno])
+            try:
+                os.mknod(str(tmp_path / "made"), 0o600 | stat.S_IFBLK, os.makedev(7, 0))
+                results.append("ok")
+            except OSError as exc:
+                results.append(errno.errorcode[exc.errno])
+            os.write(writer, " ".join(results).encode())
+            os._exit(0)
+        os.close(writer)
+        with os.fdopen(reader) as handle:
+            seen = handle.read().split()
+        os.waitpid(child, 0)
+        # /dev/null and /dev/zero are listed; /dev/kmsg (c 1:11) and block devices are not
+        assert seen == ["ok", "ok", "EPERM", "EPERM", "EPERM"]
+        assert group.destroy() is True
+    finally:
+        for path in (group.path, os.path.join(UNIFIED, parent)):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+

@@ -46,3 +46,33 @@ def test_v1_paths_only_for_mounted_controllers():
     assert group.paths == {"memory": "/sys/fs/cgroup/memory/berth/abc",
                            "cpu": "/sys/fs/cgroup/cpu,cpuacct/berth/abc",
                            "cpuacct": "/sys/fs/cgroup/cpu,cpuacct/berth/abc"}
+
+
+def test_v2_stats_keys_match_v1(tmp_path):
+    """The supervisor's OOMKilled and `berth stats` read these keys on either version."""
+    for name, text in (("memory.current", "4096\n"), ("memory.max", "16777216\n"), ("pids.current", "3\n"),
+                       ("cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n"),
+                       ("memory.events", "low 0\nhigh 0\nmax 73\noom 2\noom_kill 1\noom_group_kill 0\n")):
+        (tmp_path / name).write_text(text)
+    group = cgroups.CgroupV2("c1", parent="p", root=str(tmp_path))
+    group.path = str(tmp_path)
+    assert group.stats() == {"memory": 4096, "memory_limit": 16 << 20, "pids": 3, "cpu_ns": 1500000,
+                             "oom_kills": 1}
+    (tmp_path / "memory.max").write_text("max\n")
+    (tmp_path / "memory.events").unlink()
+    assert "memory_limit" not in group.stats() and "oom_kills" not in group.stats()
+
+
+def test_device_program_for_one_rule():
+    """r2 = type, r3 = access, r4 = major, r5 = minor; a failed test jumps past the rule's allow."""
+    loads = [(0x61, 2, 1, 0, 0), (0x57, 2, 0, 0, 0xffff), (0x61, 3, 1, 0, 0), (0x77, 3, 0, 0, 16),
+             (0x61, 4, 1, 4, 0), (0x61, 5, 1, 8, 0)]
+    deny = [(0xb7, 0, 0, 0, 0), (0x95, 0, 0, 0, 0)]
+    assert cgroups.device_program(["c 1:3 rwm"]) == loads + [
+        (0x55, 2, 0, 7, 2), (0xbf, 1, 3, 0, 0), (0x57, 1, 0, 0, 7), (0x5d, 1, 3, 4, 0),
+        (0x55, 4, 0, 3, 1), (0x55, 5, 0, 2, 3), (0xb7, 0, 0, 0, 1), (0x95, 0, 0, 0, 0)] + deny
+    # a wildcard minor drops its test, and read-only access is 2
+    assert cgroups.device_program(["c 136:* r"]) == loads + [
+        (0x55, 2, 0, 6, 2), (0xbf, 1, 3, 0, 0), (0x57, 1, 0, 0, 2), (0x5d, 1, 3, 3, 0),
+        (0x55, 4, 0, 2, 136), (0xb7, 0, 0, 0, 1), (0x95, 0, 0, 0, 0)] + deny
+    assert cgroups.device_program([]) == loads + deny

@@ -10,6 +10,8 @@ import math
 import os
 import time
 
+from .. import syscalls
+
 V1_ROOT = "/sys/fs/cgroup"
 CPU_PERIOD = 100000
 
@@ -19,6 +21,43 @@ DEVICE_ALLOW = (
     "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm",
     "c 5:2 rwm", "c 136:* rwm", "c 10:229 rwm",
 )
+
+
+# eBPF opcodes of the v2 device program (linux/bpf.h): 64-bit ALU, jumps, word loads from the context.
+BPF_LDX_W = 0x61
+BPF_AND_K = 0x57
+BPF_RSH_K = 0x77
+BPF_MOV_K = 0xb7
+BPF_MOV_X = 0xbf
+BPF_JNE_K = 0x55
+BPF_JNE_X = 0x5d
+BPF_EXIT = 0x95
+DEVICE_TYPES = {"b": 1, "c": 2}  # BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR
+DEVICE_ACCESS = {"m": 1, "r": 2, "w": 4}  # BPF_DEVCG_ACC_MKNOD, _READ, _WRITE
+
+
+def device_program(rules=DEVICE_ALLOW):
+    """The v1 allowlist as a BPF_PROG_TYPE_CGROUP_DEVICE program (v2 has no devices.allow), as runc
+    builds it: r2 = type, r3 = access, r4 = major, r5 = minor; each rule that matches returns 1
+    (allow); falling off the end returns 0 (deny). Instructions are (code, dst, src, off, imm)."""
+    program = [(BPF_LDX_W, 2, 1, 0, 0), (BPF_AND_K, 2, 0, 0, 0xffff), (BPF_LDX_W, 3, 1, 0, 0),
+               (BPF_RSH_K, 3, 0, 0, 16), (BPF_LDX_W, 4, 1, 4, 0), (BPF_LDX_W, 5, 1, 8, 0)]
+    for rule in rules:
+        kind, numbers, access = rule.split()
+        major, minor = numbers.split(":")
+        tests = [(BPF_JNE_K, 2, 0, DEVICE_TYPES[kind]),
+                 (BPF_MOV_X, 1, 3, None), (BPF_AND_K, 1, 0, sum(DEVICE_ACCESS[a] for a in access)),
+                 (BPF_JNE_X, 1, 3, 0)]  # the access asked for must lie within the rule's
+        if major != "*":
+            tests.append((BPF_JNE_K, 4, 0, int(major)))
+        if minor != "*":
+            tests.append((BPF_JNE_K, 5, 0, int(minor)))
+        length = len(tests) + 2
+        for index, (code, dst, src, imm) in enumerate(tests):
+            jumps = code in (BPF_JNE_K, BPF_JNE_X)
+            program.append((code, dst, src, length - index - 1 if jumps else 0, imm or 0))
+        program += [(BPF_MOV_K, 0, 0, 0, 1), (BPF_EXIT, 0, 0, 0, 0)]
+    return program + [(BPF_MOV_K, 0, 0, 0, 0), (BPF_EXIT, 0, 0, 0, 0)]
 
 
 def shares_to_weight(shares):
@@ -266,6 +305,20 @@ class CgroupV2(object):
             target = os.path.join(self.path, key)
             if os.path.exists(target):
                 _write(target, value)
+        if not privileged:
+            self._limit_devices()
+
+    def _limit_devices(self):
+        """v1's devices.deny/allow as an eBPF program attached to the container's cgroup."""
+        program = syscalls.bpf_load_device_program(device_program())
+        try:
+            directory = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                syscalls.bpf_attach_device_program(directory, program)
+            finally:
+                os.close(directory)
+        finally:
+            os.close(program)
 
     def join(self, pid):
         _join(self.path, pid)
@@ -277,19 +330,22 @@ class CgroupV2(object):
             return []
 
     def stats(self):
+        """The same keys as v1's: memory.max "max" is no limit, oom_kill counts from memory.events."""
         result = {}
-        for key, filename in (("memory", "memory.current"), ("pids", "pids.current")):
+        for key, filename in (("memory", "memory.current"), ("memory_limit", "memory.max"),
+                              ("pids", "pids.current")):
             try:
                 result[key] = int(_read(os.path.join(self.path, filename)))
             except (OSError, ValueError):
                 continue
-        try:
-            for line in _read(os.path.join(self.path, "cpu.stat")).splitlines():
-                name, value = line.split()
-                if name == "usage_usec":
-                    result["cpu_ns"] = int(value) * 1000
-        except OSError:
-            pass
+        for key, filename, field, scale in (("cpu_ns", "cpu.stat", "usage_usec", 1000),
+                                            ("oom_kills", "memory.events", "oom_kill", 1)):
+            try:
+                fields = dict(line.split() for line in _read(os.path.join(self.path, filename)).splitlines())
+            except OSError:
+                continue
+            if field in fields:
+                result[key] = int(fields[field]) * scale
         return result
 
     def destroy(self):
