@@ -205,8 +205,13 @@ def check_block_device():
     return out
 
 
-CHECKS = (check_host, check_import, check_limits, check_default_pids, check_swap_forms, check_oom_run,
-          check_oom_events, check_fork_bomb, check_cpus, check_block_device)
+def check_cgroup_namespace():
+    """The container's own view of its cgroup: a private cgroup namespace rooted at its group."""
+    return berth("run", "--rm", "--network", "none", IMAGE, "cat", "/proc/self/cgroup")
+
+
+CHECKS = (check_host, check_import, check_limits, check_cgroup_namespace, check_default_pids, check_swap_forms,
+          check_oom_run, check_oom_events, check_fork_bomb, check_cpus, check_block_device)
 
 
 def main():

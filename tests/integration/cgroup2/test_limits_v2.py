@@ -34,6 +34,11 @@ def test_limits_are_written_as_runc_converts_them(guest):
     assert {"cpu", "memory", "pids"} <= set(facts["parent_subtree_control"])
 
 
+def test_container_sees_its_own_cgroup_as_the_root(guest):
+    facts = guest.step("check_cgroup_namespace")
+    assert (facts["rc"], facts["out"]) == (0, "0::/\n"), facts
+
+
 def test_stats_reads_the_v2_files(guest):
     stats = guest.step("check_limits")["stats"]
     assert stats["rc"] == 0, stats
