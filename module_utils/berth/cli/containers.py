@@ -216,6 +216,8 @@ def cmd_run(args):
     if reply.get("warning"):
         sys.stderr.write("WARNING: storage driver vfs (a full copy per container): %s\n"
                          % reply["warning"])
+    for warning in reply.get("warnings") or ():
+        sys.stderr.write("WARNING: %s\n" % warning)
     if not reply.get("ok"):
         sock.close()
         if reply.get("spec_error"):

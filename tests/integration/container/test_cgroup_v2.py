@@ -17,11 +17,13 @@ def test_v2_create_join_list_destroy():
     parent = "berth-test-" + binascii.hexlify(os.urandom(3)).decode()
     group = cgroups.CgroupV2("c1", parent=parent, root=UNIFIED)
     try:
-        group.create({"memory": 64 << 20, "pids": 10})
+        discarded = group.create({"memory": 64 << 20, "pids": 10})
         assert os.path.isdir(group.path)
-        # no controllers are delegated on this mount: the limit files must simply be absent
+        # no controllers are delegated on this mount: the limit files are absent, and both limits
+        # are reported discarded (the CLI prints Docker's warning for each)
         assert group.available_controllers() == set()
         assert not os.path.exists(os.path.join(group.path, "memory.max"))
+        assert discarded == ["memory", "pids"]
         child = os.fork()
         if child == 0:
             time.sleep(5)

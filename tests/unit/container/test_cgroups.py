@@ -76,3 +76,26 @@ def test_device_program_for_one_rule():
         (0x55, 2, 0, 6, 2), (0xbf, 1, 3, 0, 0), (0x57, 1, 0, 0, 2), (0x5d, 1, 3, 3, 0),
         (0x55, 4, 0, 2, 136), (0xb7, 0, 0, 0, 1), (0x95, 0, 0, 0, 0)] + deny
     assert cgroups.device_program([]) == loads + deny
+
+
+def test_v1_create_discards_what_the_host_cannot_hold_and_says_so(tmp_path):
+    # a host with memory mounted but no swap accounting, and no cpu or pids hierarchy
+    memory = tmp_path / "memory"
+    memory.mkdir()
+    group = cgroups.CgroupV1("c1", parent="berth", mounts={"memory": str(memory)})
+    (memory / "berth" / "c1").mkdir(parents=True)
+    (memory / "berth" / "c1" / "memory.limit_in_bytes").write_text("")
+    resources = cgroups.convert_resources({"Memory": 64 << 20, "NanoCpus": 500000000, "PidsLimit": 100})
+    discarded = group.create(resources, privileged=True)
+    assert discarded == ["memory_swap", "cpu_period", "cpu_quota", "pids"]
+    assert (memory / "berth" / "c1" / "memory.limit_in_bytes").read_text() == str(64 << 20)
+    assert cgroups.discarded_warnings(discarded) == [
+        "Your kernel does not support swap limit capabilities or the cgroup is not mounted. "
+        "Memory limited without swap.",
+        "Your kernel does not support CPU CFS scheduler or the cgroup is not mounted. CPU period/quota discarded.",
+        "Your kernel does not support pids limit capabilities or the cgroup is not mounted. PIDs limit discarded.",
+    ]
+
+
+def test_nothing_discarded_means_no_warning():
+    assert cgroups.discarded_warnings([]) == []

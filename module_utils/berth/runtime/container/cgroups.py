@@ -94,6 +94,28 @@ def convert_resources(host_config):
     return out
 
 
+# Docker's words when the kernel cannot hold a limit it was asked for (it discards the limit and
+# says so, rather than failing the container or hiding it).
+DISCARDED = {
+    "memory": "Your kernel does not support memory limit capabilities or the cgroup is not mounted. "
+              "Limitation discarded.",
+    "memory_swap": "Your kernel does not support swap limit capabilities or the cgroup is not mounted. "
+                   "Memory limited without swap.",
+    "cpu_quota": "Your kernel does not support CPU CFS scheduler or the cgroup is not mounted. "
+                 "CPU period/quota discarded.",
+    "cpu_shares": "Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.",
+    "pids": "Your kernel does not support pids limit capabilities or the cgroup is not mounted. "
+            "PIDs limit discarded.",
+}
+V2_KEYS = {"memory.max": "memory", "memory.swap.max": "memory_swap", "cpu.max": "cpu_quota",
+           "cpu.weight": "cpu_shares", "pids.max": "pids"}
+
+
+def discarded_warnings(keys):
+    """Docker's warning for each discarded resource key, in a stable order, once each."""
+    return [DISCARDED[key] for key in ("memory", "memory_swap", "cpu_quota", "cpu_shares", "pids") if key in keys]
+
+
 def _write(path, value):
     """One write(2) of ``value`` to a cgroup file (raw fds: a container start writes about
     twenty, and a Python file object costs four more system calls each)."""
@@ -193,27 +215,33 @@ class CgroupV1(object):
                       if c in self.WANTED}
 
     def create(self, resources, privileged=False):
+        """Make the groups and write the limits; returns the resource keys the host cannot hold
+        (controller not mounted, or no swap accounting), which were discarded."""
         for controller, path in self.paths.items():
             if controller == "cpuset":
                 self._prepare_cpuset(self.mounts[controller])
             os.makedirs(path, exist_ok=True)
+        discarded = []
         for key in ("memory", "memory_swap", "cpu_period", "cpu_quota", "cpu_shares", "pids"):
             if key not in resources:
                 continue
             controller, filename = self.FILES[key]
             if controller not in self.paths:
+                discarded.append(key)
                 continue
             value = resources[key]
             if key == "pids" and value == -1:
                 value = "max"
             target = os.path.join(self.paths[controller], filename)
             if key == "memory_swap" and not os.path.exists(target):
-                continue  # kernel booted without swap accounting
+                discarded.append(key)  # kernel booted without swap accounting
+                continue
             _write(target, value)
         if "devices" in self.paths and not privileged:
             _write(os.path.join(self.paths["devices"], "devices.deny"), "a")
             for rule in DEVICE_ALLOW:
                 _write(os.path.join(self.paths["devices"], "devices.allow"), rule)
+        return discarded
 
     def _prepare_cpuset(self, mount):
         """A new v1 cpuset has empty cpus/mems: copy them down the path or joining fails."""
@@ -301,12 +329,16 @@ class CgroupV2(object):
                 _write(os.path.join(directory, "cgroup.subtree_control"),
                        " ".join("+" + c for c in sorted(wanted)))
         os.makedirs(self.path, exist_ok=True)
+        discarded = []
         for key, value in sorted(values_v2(resources).items()):
             target = os.path.join(self.path, key)
             if os.path.exists(target):
                 _write(target, value)
+            else:  # the controller is not enabled for this group (or no swap accounting)
+                discarded.append(V2_KEYS[key])
         if not privileged:
             self._limit_devices()
+        return discarded
 
     def _limit_devices(self):
         """v1's devices.deny/allow as an eBPF program attached to the container's cgroup."""

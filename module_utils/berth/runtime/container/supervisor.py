@@ -101,6 +101,7 @@ class Running(object):
         self.bindings = []
         self.started = 0.0
         self.console = None
+        self.warnings = []    # limits the host could not hold (Docker's words)
 
 
 class Supervisor(object):
@@ -301,7 +302,7 @@ class Supervisor(object):
             if record["Id"] in self.running:
                 raise ContainerError("container %s is already running" % record["Id"][:12])
             running = self.spawn(record, request.get("tty_size"))
-            self._reply(conn, {"ok": True, "pid": running.pid})
+            self._reply(conn, {"ok": True, "pid": running.pid, "warnings": running.warnings})
             if request.get("attach"):
                 self._attach(conn, running, request.get("stdin"), rest)
             else:
@@ -356,7 +357,8 @@ class Supervisor(object):
             self._reply(conn, {"ok": False, "error": str(exc), "id": record["Id"], "warning": reason})
             self._drop_client(conn)
             return
-        self._reply(conn, {"ok": True, "id": record["Id"], "pid": running.pid, "warning": reason})
+        self._reply(conn, {"ok": True, "id": record["Id"], "pid": running.pid, "warning": reason,
+                           "warnings": running.warnings})
         if request.get("attach"):
             self._attach(conn, running, request.get("stdin"), rest)
         else:
@@ -516,7 +518,7 @@ class Supervisor(object):
         self.write_etc_files(record, running.network)
         resources = cgroups.convert_resources(record["HostConfig"])
         cgroup = cgroups.for_container(cid, os.environ.get("BERTH_CGROUP_PARENT", "berth"))
-        cgroup.create(resources, plan["privileged"])
+        running.warnings = cgroups.discarded_warnings(cgroup.create(resources, plan["privileged"]))
         running.cgroup = cgroup
         child_fds = []
         try:
