@@ -11,6 +11,15 @@ from berth.runtime.container import cgroups
 UNIFIED = "/sys/fs/cgroup/unified"
 
 
+def remove_groups(*paths):
+    """Leave the mount as it was even when a test fails half-way (innermost group first)."""
+    for path in paths:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
 @pytest.mark.skipif(not os.path.exists(os.path.join(UNIFIED, "cgroup.procs")),
                     reason="needs a cgroup2 mount at /sys/fs/cgroup/unified (hybrid host)")
 def test_v2_create_join_list_destroy():
@@ -39,11 +48,7 @@ def test_v2_create_join_list_destroy():
         assert group.destroy() is True
         assert not os.path.exists(group.path)
     finally:
-        for path in (group.path, os.path.join(UNIFIED, parent)):
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
+        remove_groups(group.path, os.path.join(UNIFIED, parent))
 
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(UNIFIED, "cgroup.procs")),
@@ -86,9 +91,5 @@ def test_v2_device_program_allows_the_list_and_refuses_the_rest(tmp_path):
         assert seen == ["ok", "ok", "EPERM", "EPERM", "EPERM"]
         assert group.destroy() is True
     finally:
-        for path in (group.path, os.path.join(UNIFIED, parent)):
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
+        remove_groups(group.path, os.path.join(UNIFIED, parent))
 
