@@ -1,13 +1,11 @@
 """Pull, push, images, inspect, tag, rmi, import against a real docker-registry (plain HTTP on loopback)."""
 import gzip
 import hashlib
-import io
 import json
 import os
 import shutil
 import stat
 import subprocess
-import tarfile
 
 import pytest
 from berth.runtime.image.store import Store
@@ -192,16 +190,6 @@ def test_dockerd_pulls_what_berth_pushed(seeded):
         subprocess.run(["docker", "rmi", ref], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _tar_of(files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _upload(conn, repo, data):
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     conn.request("POST", "/v2/%s/blobs/uploads/" % repo, body=b"", headers={"Content-Length": "0"})
@@ -218,26 +206,38 @@ def _upload(conn, repo, data):
     return digest
 
 
+OCI_MEDIA = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.config.v1+json",
+             "application/vnd.oci.image.layer.v1.tar+zstd")
+DOCKER_MEDIA = ("application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.docker.container.image.v1+json",
+                "application/vnd.docker.image.rootfs.diff.tar.gzip")
+
+
+def _push_by_hand(registry, repo, packed_layer, config, media):
+    """A one-layer image written to the registry blob by blob, exactly as given (berth would refuse
+    to make some of them): returns (layer digest, config digest)."""
+    import http.client
+    manifest_type, config_type, layer_type = media
+    conn = http.client.HTTPConnection(registry.host)
+    layer_digest = _upload(conn, repo, packed_layer)
+    config_digest = _upload(conn, repo, config)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": manifest_type,
+        "config": {"mediaType": config_type, "digest": config_digest, "size": len(config)},
+        "layers": [{"mediaType": layer_type, "digest": layer_digest, "size": len(packed_layer)}]}).encode()
+    conn.request("PUT", "/v2/%s/manifests/1" % repo, body=manifest, headers={"Content-Type": manifest_type})
+    assert conn.getresponse().status == 201
+    return layer_digest, config_digest
+
+
 @pytest.mark.skipif(not shutil.which("zstd"), reason="needs the zstd program to make and decode the layer")
 def test_oci_image_with_a_zstd_layer(plain_registry, root, tmp_path):
-    import http.client
     raw = layer_tar({"etc/zstd": b"compressed with zstd\n"})
     packed = subprocess.run(["zstd", "-q", "-c"], input=raw, stdout=subprocess.PIPE, check=True).stdout
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}
                          }).encode()
-    conn = http.client.HTTPConnection(plain_registry.host)
-    layer_digest = _upload(conn, "zstd", packed)
-    config_digest = _upload(conn, "zstd", config)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
-                   "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": layer_digest,
-                    "size": len(packed)}]}).encode()
-    conn.request("PUT", "/v2/zstd/manifests/1", body=manifest,
-                 headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-    assert conn.getresponse().status == 201
+    _layer_digest, config_digest = _push_by_hand(plain_registry, "zstd", packed, config, OCI_MEDIA)
     ref = "%s/zstd:1" % plain_registry.host
     berth(["pull", ref], root)
     store = Store(root)
@@ -281,24 +281,12 @@ def test_progress_display_on_a_terminal(seeded, root):
 
 
 def test_layer_not_matching_the_config_diff_id_is_refused(plain_registry, root):
-    import http.client
     raw = layer_tar({"etc/real": b"real\n"})
     packed = gzip.compress(raw)
     lie = "sha256:" + hashlib.sha256(b"something else").hexdigest()
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
                          "rootfs": {"type": "layers", "diff_ids": [lie]}}).encode()
-    conn = http.client.HTTPConnection(plain_registry.host)
-    layer_digest = _upload(conn, "liar", packed)
-    config_digest = _upload(conn, "liar", config)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config_digest,
-                   "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": layer_digest,
-                    "size": len(packed)}]}).encode()
-    conn.request("PUT", "/v2/liar/manifests/1", body=manifest,
-                 headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"})
-    assert conn.getresponse().status == 201
+    layer_digest, _config_digest = _push_by_hand(plain_registry, "liar", packed, config, DOCKER_MEDIA)
     result = berth(["pull", "%s/liar:1" % plain_registry.host], root, check=False)
     assert result.returncode == 1
     assert ("Error: layer %s: uncompressed content hashes to sha256:%s, but the image config says DiffID %s\n"

@@ -107,8 +107,6 @@ DISCARDED = {
     "pids": "Your kernel does not support pids limit capabilities or the cgroup is not mounted. "
             "PIDs limit discarded.",
 }
-V2_KEYS = {"memory.max": "memory", "memory.swap.max": "memory_swap", "cpu.max": "cpu_quota",
-           "cpu.weight": "cpu_shares", "pids.max": "pids"}
 
 
 def discarded_warnings(keys):
@@ -303,12 +301,9 @@ class CgroupV1(object):
 class CgroupV2(object):
     """One directory in the unified tree: <root>/<parent>/<id>."""
 
-    FILES = {
-        "memory": "memory.max",
-        "memory_swap": "memory.swap.max",
-        "cpu_shares": "cpu.weight",
-        "pids": "pids.max",
-    }
+    # the resource key (convert_resources) behind each file values_v2 writes
+    KEYS = {"memory.max": "memory", "memory.swap.max": "memory_swap", "cpu.max": "cpu_quota",
+            "cpu.weight": "cpu_shares", "pids.max": "pids"}
 
     def __init__(self, name, parent="berth", root=V1_ROOT):
         self.root = root
@@ -335,7 +330,7 @@ class CgroupV2(object):
             if os.path.exists(target):
                 _write(target, value)
             else:  # the controller is not enabled for this group (or no swap accounting)
-                discarded.append(V2_KEYS[key])
+                discarded.append(self.KEYS[key])
         if not privileged:
             self._limit_devices()
         return discarded

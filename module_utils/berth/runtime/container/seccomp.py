@@ -287,33 +287,25 @@ def _emit_search(asm, runs, handlers):
     _emit_search(asm, runs[middle:], handlers)
 
 
+def _emit_argument_check(asm, handler, tests, on_match, otherwise):
+    """At ``handler``: load the first argument's low word; any of ``tests`` ((code, k)
+    conditional jumps) matching returns ``on_match``, else ``otherwise``."""
+    asm.place(handler)
+    asm.emit(BPF_LD_W_ABS, OFFSET_ARG0_LOW)
+    matched = asm.label()
+    for code, value in tests:
+        asm.emit(code, value, jt=matched)
+    asm.emit(BPF_RET_K, RETURN_VALUE[otherwise])
+    asm.place(matched)
+    asm.emit(BPF_RET_K, RETURN_VALUE[on_match])
+
+
 def _emit_argument_checks(asm, handlers):
-    allow, deny = RETURN_VALUE[ALLOW], RETURN_VALUE[DENY]
-    asm.place(handlers[CHECK_CLONE])
-    asm.emit(BPF_LD_W_ABS, OFFSET_ARG0_LOW)
-    refuse = asm.label()
-    asm.emit(BPF_JSET_K, CLONE_NAMESPACE_FLAGS, jt=refuse)
-    asm.emit(BPF_RET_K, allow)
-    asm.place(refuse)
-    asm.emit(BPF_RET_K, deny)
-
-    asm.place(handlers[CHECK_PERSONALITY])
-    asm.emit(BPF_LD_W_ABS, OFFSET_ARG0_LOW)
-    accept = asm.label()
-    for value in PERSONALITY_ALLOWED:
-        asm.emit(BPF_JEQ_K, value, jt=accept)
-    asm.emit(BPF_RET_K, deny)
-    asm.place(accept)
-    asm.emit(BPF_RET_K, allow)
-
-    asm.place(handlers[CHECK_SOCKET])
-    asm.emit(BPF_LD_W_ABS, OFFSET_ARG0_LOW)
-    refuse = asm.label()
-    for family in SOCKET_DENIED_FAMILIES:
-        asm.emit(BPF_JEQ_K, family, jt=refuse)
-    asm.emit(BPF_RET_K, allow)
-    asm.place(refuse)
-    asm.emit(BPF_RET_K, deny)
+    _emit_argument_check(asm, handlers[CHECK_CLONE], [(BPF_JSET_K, CLONE_NAMESPACE_FLAGS)], DENY, ALLOW)
+    _emit_argument_check(asm, handlers[CHECK_PERSONALITY], [(BPF_JEQ_K, v) for v in PERSONALITY_ALLOWED],
+                         ALLOW, DENY)
+    _emit_argument_check(asm, handlers[CHECK_SOCKET], [(BPF_JEQ_K, f) for f in SOCKET_DENIED_FAMILIES],
+                         DENY, ALLOW)
 
 
 def build_program(arches, capabilities, modern_kernel=True):

@@ -302,7 +302,7 @@ class Supervisor(object):
             if record["Id"] in self.running:
                 raise ContainerError("container %s is already running" % record["Id"][:12])
             running = self.spawn(record, request.get("tty_size"))
-            self._reply(conn, {"ok": True, "pid": running.pid, "warnings": running.warnings})
+            self._reply(conn, {"ok": True, "pid": running.pid})
             if request.get("attach"):
                 self._attach(conn, running, request.get("stdin"), rest)
             else:
