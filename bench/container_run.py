@@ -130,13 +130,14 @@ def pids_named(name):
 def run_in_process(store):
     """What `berth run --rm --network none` costs without starting an interpreter:
     the same supervisor request, sent from this already-running process."""
-    from berth.runtime.container import client
+    from berth.runtime.container import client, protocol
     start = time.perf_counter()
     sock = client.connect(store)
-    request = {"op": "run", "image": "bench:busybox", "attach": True, "stdin": False,
-               "options": {"cmd": ["/bin/true"], "network": "none", "rm": True}}
+    request = {"op": "run", "name": None, "attach": True, "stdin": False,
+               "body": {"Image": "bench:busybox", "Cmd": ["/bin/true"],
+                        "HostConfig": {"NetworkMode": "none", "AutoRemove": True}}}
     sock.sendall(json.dumps(request).encode() + b"\n")
-    reply = client.read_reply(sock)
+    reply = protocol.read_reply(sock)
     if not reply.get("ok"):
         raise SystemExit("in-process run failed: %s" % reply)
     data = b""

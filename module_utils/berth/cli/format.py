@@ -10,9 +10,11 @@ import json
 import re
 import time
 
+from ..common.errors import InvalidParameter
 
-class TemplateError(Exception):
-    pass
+
+class TemplateError(InvalidParameter):
+    """A --format string that does not parse or names an unknown function."""
 
 
 # -- sizes and durations ---------------------------------------------------
@@ -28,6 +30,15 @@ def human_size(size):
         size /= 1000.0
         index += 1
     return "%.3g%s" % (size, _DECIMAL_UNITS[index])
+
+
+def binary_size(size):
+    """go-units BytesSize: ``1.5MiB``, ``7.773GiB`` (docker stats)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return "%.4g%s" % (size, unit)
+        size /= 1024.0
+    return "%dB" % size
 
 
 def human_duration(seconds):
@@ -270,3 +281,25 @@ class Template(object):
                 return headers.get(expr[1:], expr[1:].upper())
             return ""
         return _TOKEN.sub(title, self.text)
+
+
+def print_formatted(fmt, rows, headers):
+    """Rows through a Go template; a ``table`` template gets its header row and Go's tabwriter."""
+    import sys
+    template = Template(fmt)
+    lines = [template.render(row) for row in rows]
+    if template.table:
+        lines = render_table([template.header(headers)] + lines)
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+def print_documents(documents, fmt=None):
+    """``inspect``: each document through ``--format``, or all of them as indented JSON."""
+    import sys
+    if fmt:
+        template = Template(fmt)
+        for document in documents:
+            sys.stdout.write(template.render(document) + "\n")
+    else:
+        sys.stdout.write(json.dumps(documents, indent=4) + "\n")

@@ -1,42 +1,25 @@
-"""The image verbs: pull, push, images, image, tag, rmi, search, import, save,
-load, login, logout, inspect (images only; containers may take ``inspect`` over).
+"""The image verbs: pull, push, images, image, tag, rmi, search, import, save, load,
+login, logout, and ``image inspect`` (``inspect`` looks at containers first: listing.py).
 
 Flags and output follow Docker 20.10's CLI.
 """
-import argparse
-import json
 import os
 import sys
 import threading
 import time
 
-from .format import Template, TemplateError, human_size, render_table, since
-
-IMAGE_SUBCOMMANDS = {
-    "ls": "images", "list": "images", "pull": "pull", "push": "push", "rm": "rmi", "remove": "rmi",
-    "tag": "tag", "inspect": "inspect", "import": "import", "save": "save", "load": "load",
-}
+from .flags import parser as _parser
+from .format import human_size, print_documents, print_formatted, since
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write("%s\nSee '%s --help'.\n" % (message, self.prog))
-        raise SystemExit(1)
-
-
-def _parser(prog, usage, description):
-    return _Parser(prog="berth " + prog, usage="berth " + usage, description=description)
-
-
-def run(verb, argv, context):
-    if verb == "image":
-        if not argv or argv[0] not in IMAGE_SUBCOMMANDS:
-            sys.stderr.write("Usage:  berth image COMMAND\n\nCommands:\n%s"
-                             % "".join("  %s\n" % c for c in sorted(IMAGE_SUBCOMMANDS)))
-            return 0 if not argv else 1
-        verb, argv = IMAGE_SUBCOMMANDS[argv[0]], argv[1:]
-    handler = globals()["cmd_" + verb.replace("-", "_")]
-    return handler(argv, context)
+def cmd_image(argv, context):
+    """``berth image VERB``: the image verbs under the management command."""
+    handler = IMAGE_SUBCOMMANDS.get(argv[0]) if argv else None
+    if handler is None:
+        sys.stderr.write("Usage:  berth image COMMAND\n\nManage images\n\nCommands:\n%s"
+                         % "".join("  %s\n" % c for c in sorted(IMAGE_SUBCOMMANDS)))
+        return 0 if not argv else 1
+    return handler(argv[1:], context)
 
 
 def _out(line=""):
@@ -296,7 +279,7 @@ def cmd_images(argv, context):
         fmt = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     else:
         fmt = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    _print_formatted(fmt, rows, IMAGE_HEADERS)
+    print_formatted(fmt, rows, IMAGE_HEADERS)
     return 0
 
 
@@ -309,17 +292,6 @@ def _labels_match(config, wanted):
     return True
 
 
-def _print_formatted(fmt, rows, headers):
-    try:
-        template = Template(fmt)
-        lines = [template.render(row) for row in rows]
-    except TemplateError as err:
-        sys.stderr.write("Error: %s\n" % err)
-        raise SystemExit(1)
-    if template.table:
-        lines = render_table([template.header(headers)] + lines)
-    if lines:
-        sys.stdout.write("\n".join(lines) + "\n")
 
 
 # -- inspect ---------------------------------------------------------------
@@ -368,7 +340,7 @@ def _rfc3339(stamp):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + ".%09dZ" % int((stamp % 1) * 1e9)
 
 
-def cmd_inspect(argv, context):
+def cmd_image_inspect(argv, context):
     parser = _parser("image inspect", "image inspect [OPTIONS] IMAGE [IMAGE...]",
                      "Display detailed information on one or more images")
     parser.add_argument("-f", "--format", help="Format the output using the given Go template")
@@ -384,16 +356,7 @@ def cmd_inspect(argv, context):
         except ImageNotFound:
             sys.stderr.write("Error: No such image: %s\n" % name)
             status = 1
-    if args.format:
-        try:
-            template = Template(args.format)
-            for doc in docs:
-                _out(template.render(doc))
-        except TemplateError as err:
-            sys.stderr.write("Error: %s\n" % err)
-            return 1
-    else:
-        _out(json.dumps(docs, indent=4))
+    print_documents(docs, args.format)
     return status
 
 
@@ -479,7 +442,7 @@ def cmd_search(argv, context):
         rows.append({"Name": item.get("name", ""), "Description": description, "StarCount": str(stars),
                      "IsOfficial": "[OK]" if official else "", "IsAutomated": "[OK]" if automated else ""})
     fmt = args.format or "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}"
-    _print_formatted(fmt, rows, {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
+    print_formatted(fmt, rows, {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
                                  "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED"})
     return 0
 
@@ -635,3 +598,10 @@ def cmd_logout(argv, context):
     else:
         _out("Not logged in to %s" % auth_key(domain))
     return 0
+
+
+IMAGE_SUBCOMMANDS = {
+    "ls": cmd_images, "list": cmd_images, "pull": cmd_pull, "push": cmd_push, "rm": cmd_rmi,
+    "remove": cmd_rmi, "tag": cmd_tag, "inspect": cmd_image_inspect, "import": cmd_import,
+    "save": cmd_save, "load": cmd_load,
+}

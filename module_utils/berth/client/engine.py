@@ -9,20 +9,24 @@ import json
 import socket
 from urllib.parse import quote, urlencode
 
+from ..common import errors
+from ..common.errors import BerthError
+
 DEFAULT_SOCKET = "/var/run/docker.sock"
 API_VERSION = "1.41"
 
 
-class EngineError(Exception):
+class EngineError(BerthError):
     """The engine answered with an error status, or could not be reached."""
 
     def __init__(self, message, status=None):
-        Exception.__init__(self, message)
-        self.status = status
+        BerthError.__init__(self, message)
+        if status is not None:
+            self.status = status
 
 
-class NotFound(EngineError):
-    pass
+class NotFound(EngineError, errors.NotFound):
+    """The engine has no such object (404)."""
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):

@@ -2,26 +2,14 @@
 
 A probe takes ``run(argv) -> (rc, stdout, stderr)``. Modules pass a wrapper
 around ``AnsibleModule.run_command``; the CLI and the tests use
-``subprocess_runner``. A missing program is ``rc == 127``, as in a shell.
+``subprocess_runner`` (common.command.probe). A missing program is ``rc == 127``, as in a shell.
 """
 import os
-import subprocess
 
-C_LOCALE = {"LC_ALL": "C", "LANG": "C"}
+from ..common.command import C_LOCALE
+from ..common.command import probe as subprocess_runner
 
-
-def subprocess_runner(argv):
-    """Run ``argv`` with the C locale and return ``(rc, stdout, stderr)``."""
-    env = dict(os.environ)
-    env.update(C_LOCALE)
-    try:
-        proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, universal_newlines=True
-        )
-    except OSError as exc:
-        return 127, "", str(exc)
-    out, err = proc.communicate()
-    return proc.returncode, out, err
+__all__ = ["C_LOCALE", "find_program", "module_runner", "read_text", "subprocess_runner"]
 
 
 def module_runner(module):

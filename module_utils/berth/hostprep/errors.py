@@ -1,5 +1,6 @@
-"""The one exception type host preparation raises; modules turn it into fail_json."""
+"""The exception host preparation raises; modules turn it into fail_json."""
+from ..common.errors import BerthError
 
 
-class HostprepError(Exception):
+class HostprepError(BerthError):
     """A host preparation step cannot proceed; the message says what to do."""

@@ -25,6 +25,7 @@ import time
 from ..client.engine import EngineError, NotFound
 from ..common.atomic import atomic_write
 from ..common.command import CommandError, run
+from ..common.errors import BerthError
 
 LABEL = "io.berth.lab"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,9}$")
@@ -84,7 +85,7 @@ WantedBy=sysinit.target
 """
 
 
-class LabError(Exception):
+class LabError(BerthError):
     """A request the lab refuses, or a step that failed; the message says what to do."""
 
 

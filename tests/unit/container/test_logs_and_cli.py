@@ -1,8 +1,10 @@
 """JSON-lines logs, iptables rule text and CLI formatting."""
 import json
 
-from berth.cli import containers as cli
-from berth.runtime.container import logs
+import pytest
+from berth.cli import format as fmt
+from berth.cli import lifecycle, listing
+from berth.runtime.container import logs, options, spec
 from berth.runtime.network import iptables
 
 
@@ -47,35 +49,42 @@ def test_port_rules_text():
 
 
 def test_human_duration_matches_docker():
-    assert cli.human_duration(0.3) == "Less than a second"
-    assert cli.human_duration(5) == "5 seconds"
-    assert cli.human_duration(61) == "About a minute"
-    assert cli.human_duration(600) == "10 minutes"
-    assert cli.human_duration(3600) == "About an hour"
-    assert cli.human_duration(7200) == "2 hours"
+    assert fmt.human_duration(0.3) == "Less than a second"
+    assert fmt.human_duration(5) == "5 seconds"
+    assert fmt.human_duration(61) == "About a minute"
+    assert fmt.human_duration(600) == "10 minutes"
+    assert fmt.human_duration(3600) == "About an hour"
+    assert fmt.human_duration(7200) == "2 hours"
 
 
 def test_render_template():
     row = {"ID": "abc", "Names": "web", "Labels": {"a": "b"}}
-    assert cli.render_template("{{.ID}}\\t{{.Names}}", row) == "abc\tweb"
-    assert cli.render_template("{{json .Labels}}", row) == '{"a":"b"}'
-    assert cli.render_template("{{.Missing}}", row) == "<no value>"
+    assert fmt.Template("{{.ID}}\\t{{.Names}}").render(row) == "abc\tweb"
+    assert fmt.Template("{{json .Labels}}").render(row) == '{"a":"b"}'
+    assert fmt.Template("{{.Missing}}").render(row) == "<no value>"
+
+
+def test_ps_table_format_keeps_literal_text_like_images():
+    """One formatter: a table template's literal text stays in the header and in each row."""
+    template = fmt.Template("table ID={{.ID}}\\t[{{.Names}}]")
+    assert fmt.render_table([template.header(listing.PS_HEADERS), template.render({"ID": "abc", "Names": "web"})]) == [
+        "ID=CONTAINER ID   [NAMES]", "ID=abc            [web]"]
 
 
 def test_parse_since_forms():
-    assert cli.parse_since("1700000000", now=0) == 1700000000.0
-    assert cli.parse_since("10m", now=1000.0) == 400.0
-    assert cli.parse_since("1970-01-02T00:00:00Z") == 86400.0
+    assert listing.parse_since("1700000000", now=0) == 1700000000.0
+    assert listing.parse_since("10m", now=1000.0) == 400.0
+    assert listing.parse_since("1970-01-02T00:00:00Z") == 86400.0
 
 
 def test_parse_signal():
-    assert cli.parse_signal("TERM") == 15
-    assert cli.parse_signal("SIGKILL") == 9
-    assert cli.parse_signal("2") == 2
+    assert lifecycle.parse_signal("TERM") == 15
+    assert lifecycle.parse_signal("SIGKILL") == 9
+    assert lifecycle.parse_signal("2") == 2
 
 
 def test_bridge_settings_precedence(tmp_path):
-    from berth.runtime.container.supervisor import bridge_settings
+    from berth.runtime.network.bridge import bridge_settings
     config = tmp_path / "daemon.json"
     config.write_text('{"bip": "10.55.0.1/24", "bridge": "br9"}')
     assert bridge_settings({"BERTH_DAEMON_CONFIG": str(config)}) == ("br9", "10.55.0.1/24")
@@ -86,20 +95,24 @@ def test_bridge_settings_precedence(tmp_path):
 
 
 def test_parse_create_args_docker_style():
-    args = cli.parse_create_args("run", ["-itd", "--rm", "-e", "A=1", "-eB=2", "--name=web",
-                                         "-p", "8080:80", "--memory", "64m", "-h", "box",
-                                         "busybox:test", "sh", "-c", "echo --not-a-flag"])
-    assert (args.interactive, args.tty, args.detach, args.rm) == (True, True, True, True)
-    assert args.env == ["A=1", "B=2"]
-    assert (args.name, args.publish, args.memory, args.hostname) == ("web", ["8080:80"], "64m", "box")
-    assert (args.image, args.command) == ("busybox:test", ["sh", "-c", "echo --not-a-flag"])
-    assert args.func is cli.cmd_run
-    assert (args.network, args.restart) == ("bridge", "no")
+    values, image, command = options.parse_cli("run", ["-itd", "--rm", "-e", "A=1", "-eB=2", "--name=web",
+                                                       "-p", "8080:80", "--memory", "64m", "-h", "box",
+                                                       "busybox:test", "sh", "-c", "echo --not-a-flag"])
+    assert (values["interactive"], values["tty"], values["detach"], values["rm"]) == (True, True, True, True)
+    assert values["env"] == ["A=1", "B=2"]
+    assert (values["name"], values["publish"], values["memory"], values["hostname"]) == (
+        "web", ["8080:80"], "64m", "box")
+    assert (image, command) == ("busybox:test", ["sh", "-c", "echo --not-a-flag"])
+    name, body = options.to_body(values, image, command, {})
+    assert (body["HostConfig"]["NetworkMode"], body["HostConfig"]["RestartPolicy"]["Name"]) == ("default", "no")
 
 
-def test_parse_create_args_hands_errors_to_argparse():
-    assert cli.parse_create_args("run", ["--help"]) is None
-    assert cli.parse_create_args("run", ["--bogus", "img"]) is None
-    assert cli.parse_create_args("run", ["--name"]) is None
-    assert cli.parse_create_args("create", ["-d", "img"]) is None  # create has no -d
-    assert cli.parse_create_args("run", ["--pids-limit", "x", "img"]) is None
+def test_parse_create_args_refuses_what_docker_refuses():
+    assert options.parse_cli("run", ["--help"]) is None
+    for argv, message in ((["--bogus", "img"], "unknown flag: --bogus"),
+                          (["--name"], "flag needs an argument: --name"),
+                          (["-d", "img"], "unknown shorthand flag: 'd' in -d"),  # create has no -d
+                          (["--pids-limit", "x", "img"], 'invalid argument "x" for "--pids-limit" flag')):
+        with pytest.raises(spec.SpecError) as caught:
+            options.parse_cli("create", argv)
+        assert str(caught.value).startswith(message)

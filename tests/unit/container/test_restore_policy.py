@@ -7,8 +7,11 @@ from berth.runtime.container.supervisor import Supervisor
 
 
 def record(policy, status="exited", exit_code=0, restarts=0, manually_stopped=False, auto_remove=False):
-    rec = spec.build_record("a" * 64, "c", "sha256:x", "img", {"Cmd": ["sh"]},
-                            {"restart": policy, "rm": auto_remove}, "2026-01-01T00:00:00Z")
+    body = {"Image": "img", "HostConfig": {"RestartPolicy": spec.parse_restart(policy), "AutoRemove": auto_remove}}
+    if auto_remove:  # dockerd refuses AutoRemove with a policy; a record made before that rule may hold both
+        body["HostConfig"]["RestartPolicy"] = {"Name": "no"}
+    rec = spec.build_record("a" * 64, "c", "sha256:x", body, {"Cmd": ["sh"]}, "2026-01-01T00:00:00Z")
+    rec["HostConfig"]["RestartPolicy"] = spec.parse_restart(policy)
     rec["State"].update({"Status": status, "Running": status == "running", "ExitCode": exit_code})
     if status != "created":
         rec["State"]["StartedAt"] = "2026-01-01T00:00:01Z"

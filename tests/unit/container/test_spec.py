@@ -1,6 +1,6 @@
 """Pure parsing of run options into Docker-shaped records."""
 import pytest
-from berth.runtime.container import spec
+from berth.runtime.container import options, spec
 
 
 def test_parse_bytes_uses_binary_units():
@@ -65,25 +65,35 @@ def test_working_dir_refusals():
         spec.check_working_dir("/proc/self/fd/7")
 
 
+def _argv(image, **body):
+    merged = spec.merge_image_config(body, image)
+    return spec.command_line(merged["Entrypoint"], merged["Cmd"])
+
+
 def test_command_line_combines_entrypoint_and_cmd_like_docker():
     image = {"Entrypoint": ["/entry"], "Cmd": ["--default"]}
-    assert spec.command_line(image) == ["/entry", "--default"]
-    assert spec.command_line(image, cmd=["x"]) == ["/entry", "x"]
-    assert spec.command_line(image, entrypoint="/other") == ["/other"]
-    assert spec.command_line(image, entrypoint="", cmd=["sh"]) == ["sh"]
+    assert _argv(image) == ["/entry", "--default"]
+    assert _argv(image, Cmd=["x"]) == ["/entry", "x"]
+    assert _argv(image, Entrypoint=["/other"]) == ["/other"]
+    assert _argv(image, Entrypoint=[""], Cmd=["sh"]) == ["sh"]
     with pytest.raises(spec.SpecError):
-        spec.command_line({})
+        _argv({})
 
 
 def test_merge_env_overrides_by_key_keeping_order():
     assert spec.merge_env(["PATH=/bin", "A=1"], ["A=2", "B=3"]) == ["PATH=/bin", "A=2", "B=3"]
 
 
+def _body(*argv):
+    values, image, command = options.parse_cli("run", list(argv))
+    return options.to_body(values, image, command, {})[1]
+
+
 def test_build_record_fields():
-    record = spec.build_record("a" * 64, "web", "sha256:" + "b" * 64, "busybox",
+    record = spec.build_record("a" * 64, "web", "sha256:" + "b" * 64,
+                               _body("-e", "X=1", "--memory", "64m", "--cpus", "0.5", "-p", "8080:80", "--rm",
+                                     "busybox", "true"),
                                {"Env": ["PATH=/bin"], "Cmd": ["sh"], "WorkingDir": "/w"},
-                               {"cmd": ["true"], "env": ["X=1"], "memory": 64 << 20,
-                                "cpus": "0.5", "publish": ["8080:80"], "rm": True},
                                "2026-01-01T00:00:00.000000000Z")
     assert record["Path"] == "true" and record["Args"] == []
     assert record["Name"] == "/web"
@@ -103,8 +113,26 @@ def test_build_record_fields():
 
 def test_publish_needs_bridge_network():
     with pytest.raises(spec.SpecError):
-        spec.build_record("a" * 64, "x", "i", "r", {"Cmd": ["sh"]},
-                          {"publish": ["1:1"], "network": "host"}, "t")
+        spec.build_record("a" * 64, "x", "i", _body("-p", "1:1", "--network", "host", "img"), {"Cmd": ["sh"]}, "t")
+
+
+def test_image_labels_and_ports_are_merged_under_the_callers():
+    record = spec.build_record("a" * 64, "x", "i", _body("-l", "a=mine", "img"),
+                               {"Cmd": ["sh"], "Labels": {"a": "image", "b": "image"},
+                                "ExposedPorts": {"53/udp": {}}}, "t")
+    assert record["Config"]["Labels"] == {"a": "mine", "b": "image"}
+    assert record["Config"]["ExposedPorts"] == {"53/udp": {}}
+
+
+def test_dockerds_refusals():
+    for body, message in (({"HostConfig": {"AutoRemove": True, "RestartPolicy": {"Name": "always"}}},
+                           "can't create 'AutoRemove' container with restart policy"),
+                          ({"HostConfig": {"RestartPolicy": {"Name": "sometimes"}}},
+                           "invalid restart policy 'sometimes'"),
+                          ({"HostConfig": {"NetworkMode": "nonet"}}, "network nonet not found")):
+        with pytest.raises(spec.SpecError) as caught:
+            spec.build_record("a" * 64, "x", "i", dict(body, Cmd=["sh"]), {}, "t")
+        assert str(caught.value) == message
 
 
 def test_names():

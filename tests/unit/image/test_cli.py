@@ -12,8 +12,11 @@ def run(argv, capsys):
 def test_help_lists_every_registered_verb(capsys):
     status, out, _ = run(["--help"], capsys)
     assert status == 0
-    commands = out.split("Commands:\n", 1)[1].split("\n\n", 1)[0].split()
-    assert commands == sorted(cli.VERBS)
+    lines = out.split("Commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split()[0] for line in lines] == sorted(cli.VERBS)
+    # each command with its one-line summary, as docker --help
+    assert "  run        Create and run a new container" in lines
+    assert all(len(line.split()) > 1 for line in lines)
 
 
 def test_unknown_verb(capsys):

@@ -11,6 +11,7 @@ import os
 import time
 
 from .. import syscalls
+from . import spec
 
 V1_ROOT = "/sys/fs/cgroup"
 CPU_PERIOD = 100000
@@ -77,11 +78,10 @@ def convert_resources(host_config):
     Values are kernel-ready: -1 means unlimited; absent keys are left at the default.
     """
     out = {}
-    memory = host_config.get("Memory") or 0
-    swap = host_config.get("MemorySwap") or 0
+    memory, swap = spec.resolve_memory(host_config.get("Memory") or 0, host_config.get("MemorySwap") or 0)
     if memory:
         out["memory"] = memory
-        out["memory_swap"] = -1 if swap == -1 else (swap or 2 * memory)
+        out["memory_swap"] = swap
     nano = host_config.get("NanoCpus") or 0
     if nano:
         out["cpu_period"] = CPU_PERIOD

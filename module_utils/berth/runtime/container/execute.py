@@ -2,17 +2,20 @@
 
 Runs in the caller (the CLI is single-threaded): fork, join the container's
 cgroups, setns into its namespaces (mount last: it changes the root), fork
-again so the process is inside the pid namespace, then the same credential
-steps as the container's own init (caps, user, no_new_privs, seccomp).
+again so the process is inside the pid namespace, then the same tail as the
+container's own init (init.exec_process: caps, user, no_new_privs, seccomp).
+The plan comes from specconv.exec_plan.
 """
 import fcntl
 import os
 import struct
 import termios
 
+from ...common import paths
+from ...common.errors import BerthError
 from .. import syscalls
-from . import caps, cgroups, init, seccomp, spec, state
-from .errors import Conflict, ContainerError
+from . import cgroups, init, state
+from .errors import Conflict
 
 NAMESPACE_ORDER = (("ipc", syscalls.CLONE_NEWIPC), ("uts", syscalls.CLONE_NEWUTS),
                    ("net", syscalls.CLONE_NEWNET), ("pid", syscalls.CLONE_NEWPID),
@@ -38,23 +41,6 @@ def _open_namespaces(pid):
     return fds
 
 
-def exec_plan(record, argv, env=None, user=None, workdir=None, privileged=False, tty=False):
-    config = record["Config"]
-    privileged = privileged or record["HostConfig"].get("Privileged", False)
-    mask = caps.bounding_mask() if privileged else (
-        caps.mask_of(spec.DEFAULT_CAPABILITIES) & caps.bounding_mask())
-    return {
-        "argv": list(argv),
-        "env": spec.merge_env(config.get("Env") or [], spec.parse_env(env or [])),
-        "user": user if user is not None else (config.get("User") or "0"),
-        "working_dir": spec.check_working_dir(workdir) if workdir else (config.get("WorkingDir") or ""),
-        "hostname": config.get("Hostname", ""),
-        "capabilities": mask,
-        "privileged": privileged,
-        "tty": tty,
-    }
-
-
 def spawn_exec(record, plan, stdio, detach=False, console_fd=None):
     """Fork the exec'd process; returns the pid of the intermediate that reports its exit.
 
@@ -66,7 +52,7 @@ def spawn_exec(record, plan, stdio, detach=False, console_fd=None):
             pid, record.get("Berth", {}).get("StartTicks")):
         raise Conflict("Container %s is not running" % record["Id"])
     namespaces = _open_namespaces(pid)
-    group = cgroups.for_container(record["Id"], os.environ.get("BERTH_CGROUP_PARENT", "berth"))
+    group = cgroups.for_container(record["Id"], paths.cgroup_parent())
     err_r, err_w = os.pipe()
     child = os.fork()
     if child == 0:
@@ -113,7 +99,8 @@ def spawn_exec(record, plan, stdio, detach=False, console_fd=None):
 
 
 def _exec_inside(plan, stdio, err_w):
-    code = 127
+    """In the container's namespaces: stdio, then init.exec_process (the tail pid 1 runs too)."""
+    code = 1
     try:
         init.reset_signals()
         if plan["tty"]:
@@ -122,20 +109,9 @@ def _exec_inside(plan, stdio, err_w):
             for target, fd in enumerate(stdio):
                 if fd != target:
                     os.dup2(fd, target)
-        uid, gid, groups, home = init.resolve_user(plan["user"])
-        env = init.container_environment(plan, home)
-        init.enter_working_dir(plan["working_dir"])
-        executable = init.find_executable(plan["argv"][0], env)
-        init.close_inherited_fds(keep=err_w)
-        caps.restrict_to(plan["capabilities"])
-        os.setgroups(groups)
-        os.setgid(gid)
-        os.setuid(uid)
-        if not plan["privileged"]:
-            syscalls.set_no_new_privs()
-            seccomp.install_default(plan["capabilities"])
-        os.execve(executable, plan["argv"], dict(e.split("=", 1) for e in env if "=" in e))
-    except ContainerError as exc:
+        init.exec_process(plan, err_w)
+    except BerthError as exc:
+        code = exc.exit_code
         os.write(err_w, str(exc).encode())
     except OSError as exc:
         code = 126

@@ -19,10 +19,11 @@ import stat
 import struct
 import termios
 
+from ...common.errors import BerthError
 from .. import syscalls
 from ..network import netlink
 from . import caps, rootfs, seccomp
-from .errors import ContainerError
+from .errors import CommandNotExecutable, CommandNotFound, ContainerError
 
 PROC_FLAGS = syscalls.MS_NOSUID | syscalls.MS_NOEXEC | syscalls.MS_NODEV
 DEV_NODES = (  # name, major, minor, mode
@@ -238,7 +239,7 @@ def find_executable(name, env):
         candidate = os.path.join(directory or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise ContainerError('exec: "%s": executable file not found in $PATH' % name)
+    raise CommandNotFound('exec: "%s": executable file not found in $PATH' % name)
 
 
 def container_environment(plan, home):
@@ -335,11 +336,21 @@ def run_container(plan, stdio, go_fd, error_fd):
         netlink.configure_container_side(message["interface"])
     elif plan["network"] == "none":
         netlink.loopback_up()
+    exec_process(plan, error_fd)
+
+
+def exec_process(plan, keep_fd):
+    """The tail both a container's pid 1 and an exec'd process end with: find the command, drop
+    to the user (caps, groups, gid, uid), no_new_privs and seccomp, then execve.
+
+    Everything that can fail on the user's input (user, working directory, command) is
+    resolved before privileges go, so the error still reaches ``keep_fd``.
+    """
     uid, gid, groups, home = resolve_user(plan["user"])
     env = container_environment(plan, home)
     enter_working_dir(plan["working_dir"])
     executable = find_executable(plan["argv"][0], env)
-    close_inherited_fds(keep=error_fd)
+    close_inherited_fds(keep=keep_fd)
     caps.restrict_to(plan["capabilities"])
     os.setgroups(groups)
     os.setgid(gid)
@@ -351,10 +362,10 @@ def run_container(plan, stdio, go_fd, error_fd):
     try:
         os.execve(executable, plan["argv"], _env_dict(env))
     except OSError as exc:
-        if exc.errno in (errno.EACCES, errno.ENOEXEC):
-            raise ContainerError('exec: "%s": permission denied' % plan["argv"][0]) from None
+        if exc.errno in (errno.EACCES, errno.ENOEXEC, errno.EISDIR):
+            raise CommandNotExecutable('exec: "%s": permission denied' % plan["argv"][0]) from None
         if exc.errno == errno.ENOENT:
-            raise ContainerError('exec: "%s": no such file or directory' % plan["argv"][0]) from None
+            raise CommandNotFound('exec: "%s": no such file or directory' % plan["argv"][0]) from None
         raise
 
 
@@ -384,13 +395,14 @@ def _read_message(fd):
 
 
 def container_main(plan, stdio, go_fd, error_fd):
-    """Entry of the forked child: exec or report the error and exit 127 (as Docker does)."""
-    code = 127
+    """Entry of the forked child: exec, or report the error and exit with its status (Docker's:
+    127 command not found, 126 not executable, 1 any other set-up failure)."""
+    code = 1
     try:
         run_container(plan, stdio, go_fd, error_fd)
-    except ContainerError as exc:
+    except BerthError as exc:
         _report(error_fd, str(exc))
-        code = 126 if "permission denied" in str(exc) else 127
+        code = exc.exit_code
     except OSError as exc:
         _report(error_fd, "%s: %s" % (exc.strerror or exc, exc.filename or ""))
     except BaseException as exc:  # the child must never return into the parent's code

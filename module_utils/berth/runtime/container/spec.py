@@ -9,7 +9,7 @@ import binascii
 import os
 import posixpath
 
-from .errors import ContainerError
+from .errors import SpecError
 
 # re and random are imported where used: the CLI imports this module on every
 # `berth run`, and those two (with enum behind re) would cost it milliseconds.
@@ -40,10 +40,6 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 **
 NAME_PATTERN = r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$"
 
 
-class SpecError(ContainerError):
-    """A run option that cannot be honoured; raised before anything is created."""
-
-
 def new_container_id():
     return binascii.hexlify(os.urandom(32)).decode("ascii")
 
@@ -71,22 +67,30 @@ def validate_name(name):
 
 
 def parse_bytes(text):
-    """'512m' -> 536870912 (Docker's RAMInBytes: binary units, optional 'b')."""
-    import re
-    match = re.match(r"^(\d+(?:\.\d+)?)\s*([kmgtb]?)b?$", str(text).strip().lower())
-    if not match:
+    """'512m' -> 536870912 (Docker's RAMInBytes: binary units, optional 'b').
+
+    Parsed by hand: ``-m`` is on the run path, which must not import re.
+    """
+    rest = str(text).strip().lower()
+    if rest.endswith("b") and rest[:-1][-1:] in tuple("kmgt"):
+        rest = rest[:-1]
+    unit = rest[-1:] if rest[-1:] in _UNITS else ""
+    number = rest[:len(rest) - len(unit)].rstrip()
+    whole, dot, fraction = number.partition(".")
+    if not whole.isdigit() or (dot and not fraction.isdigit()):
         raise SpecError("invalid size: %r" % (text,))
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    return int(float(number) * _UNITS[unit])
 
 
-def parse_env(items, env_files=()):
+def parse_env(items, environ=None):
     """-e KEY=VALUE / -e KEY (taken from the caller's environment, skipped if unset)."""
+    environ = os.environ if environ is None else environ
     result = []
     for item in items:
         if "=" in item:
             result.append(item)
-        elif item in os.environ:
-            result.append("%s=%s" % (item, os.environ[item]))
+        elif item in environ:
+            result.append("%s=%s" % (item, environ[item]))
     return result
 
 
@@ -207,67 +211,114 @@ def check_working_dir(path):
     return normal
 
 
-def command_line(image_config, entrypoint=None, cmd=None):
-    """Entrypoint + Cmd as Docker combines them (an --entrypoint resets the image's Cmd)."""
-    if entrypoint is not None:
-        entry = [entrypoint] if entrypoint else []
-        args = list(cmd or [])
-    else:
-        entry = list(image_config.get("Entrypoint") or [])
-        args = list(cmd) if cmd else list(image_config.get("Cmd") or [])
-    argv = entry + args
+def command_line(entrypoint, cmd):
+    """Entrypoint + Cmd as the container runs them: Path and Args."""
+    argv = list(entrypoint or []) + list(cmd or [])
     if not argv:
         raise SpecError("No command specified")
     return argv
 
 
-def build_record(container_id, name, image_id, image_ref, image_config, options, created):
-    """The container record (Docker inspect shape) from an image config and run options."""
+def merge_image_config(body, image_config):
+    """The image's defaults under the caller's body, as dockerd merges them (daemon.merge).
+
+    An entrypoint given by the caller (even ``[""]``, docker's ``--entrypoint ""``) replaces
+    the image's and with it the image's Cmd; labels, exposed ports and env are merged,
+    the caller's winning key by key.
+    """
     ic = image_config or {}
-    entrypoint = options.get("entrypoint")
-    argv = command_line(ic, entrypoint, options.get("cmd"))
-    memory, memory_swap = resolve_memory(options.get("memory", 0), options.get("memory_swap", 0))
-    pids_limit = options.get("pids_limit")
+    entrypoint = body.get("Entrypoint")
+    cmd = list(body.get("Cmd") or [])
+    if not entrypoint:
+        entrypoint = ic.get("Entrypoint") or None
+        if not cmd:
+            cmd = list(ic.get("Cmd") or [])
+    elif entrypoint == [""]:
+        entrypoint = None
+    labels = dict(ic.get("Labels") or {})
+    labels.update(body.get("Labels") or {})
+    exposed = dict(ic.get("ExposedPorts") or {})
+    exposed.update(body.get("ExposedPorts") or {})
+    return {
+        "Entrypoint": entrypoint,
+        "Cmd": cmd,
+        "Env": merge_env(ic.get("Env") or ["PATH=" + DEFAULT_PATH], body.get("Env") or []),
+        "User": body.get("User") or ic.get("User") or "",
+        "WorkingDir": check_working_dir(body.get("WorkingDir") or ic.get("WorkingDir") or ""),
+        "Labels": labels,
+        "ExposedPorts": exposed,
+    }
+
+
+NETWORK_MODES = ("default", "bridge", "host", "none")
+
+
+def check_host_config(host):
+    """dockerd's refusals of a HostConfig, with its words; returns the network mode."""
+    network = host.get("NetworkMode") or "default"
+    if network not in NETWORK_MODES:
+        raise SpecError("network %s not found" % network)
+    if host.get("PortBindings") and network in ("host", "none"):
+        raise SpecError("conflicting options: port publishing and the container type network mode")
+    policy = host.get("RestartPolicy") or {}
+    name = policy.get("Name") or "no"
+    if name not in RESTART_POLICIES:
+        raise SpecError("invalid restart policy '%s'" % name)
+    if name != "on-failure" and policy.get("MaximumRetryCount"):
+        raise SpecError("maximum retry count cannot be used with restart policy '%s'" % name)
+    if (policy.get("MaximumRetryCount") or 0) < 0:
+        raise SpecError("maximum retry count cannot be negative")
+    if host.get("AutoRemove") and name != "no":
+        raise SpecError("can't create 'AutoRemove' container with restart policy")
+    for bind in host.get("Binds") or []:
+        parse_volume(bind)
+    return network
+
+
+def build_record(container_id, name, image_id, body, image_config, created):
+    """The container record (Docker inspect shape) from an Engine API create body and the image.
+
+    ``body`` is what ``POST /containers/create`` carries (options.to_body builds it from
+    CLI flags); everything refused is refused here, before anything is created.
+    """
+    host = body.get("HostConfig") or {}
+    network = check_host_config(host)
+    merged = merge_image_config(body, image_config)
+    argv = command_line(merged["Entrypoint"], merged["Cmd"])
+    memory, memory_swap = resolve_memory(host.get("Memory") or 0, host.get("MemorySwap") or 0)
+    pids_limit = host.get("PidsLimit")
     if pids_limit is None:
         pids_limit = DEFAULT_PIDS_LIMIT
-    network = options.get("network") or "bridge"
-    if network not in ("bridge", "host", "none"):
-        raise SpecError("network %s not found" % network)
-    if options.get("publish") and network != "bridge":
-        raise SpecError("published ports need --network bridge")
-    hostname = options.get("hostname") or container_id[:12]
-    if network == "host":
-        hostname = options.get("hostname") or os.uname()[1]
-    working_dir = check_working_dir(options.get("workdir") or ic.get("WorkingDir") or "")
+    hostname = body.get("Hostname") or (os.uname()[1] if network == "host" else container_id[:12])
+    interactive = bool(body.get("OpenStdin"))
     config = {
         "Hostname": hostname,
-        "Domainname": "",
-        "User": options.get("user") if options.get("user") is not None else (ic.get("User") or ""),
-        "AttachStdin": bool(options.get("interactive")),
-        "Tty": bool(options.get("tty")),
-        "OpenStdin": bool(options.get("interactive")),
-        "StdinOnce": bool(options.get("interactive")),
-        "Env": merge_env(ic.get("Env") or ["PATH=" + DEFAULT_PATH], parse_env(options.get("env", []))),
-        "Cmd": list(options["cmd"]) if options.get("cmd") else (
-            list(ic.get("Cmd") or []) if entrypoint is None else []),
-        "Entrypoint": ([entrypoint] if entrypoint else None) if entrypoint is not None
-        else (ic.get("Entrypoint") or None),
-        "Image": image_ref,
-        "WorkingDir": working_dir,
-        "Labels": dict(options.get("labels") or {}),
-        "ExposedPorts": {key: {} for key in port_bindings(options.get("publish", []))},
+        "Domainname": body.get("Domainname") or "",
+        "User": merged["User"],
+        "AttachStdin": bool(body.get("AttachStdin")),
+        "Tty": bool(body.get("Tty")),
+        "OpenStdin": interactive,
+        "StdinOnce": bool(body.get("StdinOnce")),
+        "Env": merged["Env"],
+        "Cmd": merged["Cmd"],
+        "Entrypoint": merged["Entrypoint"],
+        "Image": body.get("Image") or "",
+        "WorkingDir": merged["WorkingDir"],
+        "Labels": merged["Labels"],
+        "ExposedPorts": merged["ExposedPorts"],
     }
     host_config = {
-        "NetworkMode": "default" if network == "bridge" else network,
-        "PortBindings": port_bindings(options.get("publish", [])),
-        "Binds": list(options.get("volumes", [])),
-        "Privileged": bool(options.get("privileged")),
-        "AutoRemove": bool(options.get("rm")),
-        "RestartPolicy": parse_restart(options.get("restart")),
+        "NetworkMode": network,
+        "PortBindings": dict(host.get("PortBindings") or {}),
+        "Binds": list(host.get("Binds") or []),
+        "Privileged": bool(host.get("Privileged")),
+        "AutoRemove": bool(host.get("AutoRemove")),
+        "RestartPolicy": {"Name": (host.get("RestartPolicy") or {}).get("Name") or "no",
+                          "MaximumRetryCount": (host.get("RestartPolicy") or {}).get("MaximumRetryCount") or 0},
         "Memory": memory,
         "MemorySwap": memory_swap,
-        "NanoCpus": parse_cpus(options["cpus"]) if options.get("cpus") else 0,
-        "CpuShares": int(options.get("cpu_shares") or 0),
+        "NanoCpus": int(host.get("NanoCpus") or 0),
+        "CpuShares": int(host.get("CpuShares") or 0),
         "PidsLimit": int(pids_limit),
     }
     return {

@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 
-from ...common.atomic import fsync_directory, locked
+from ...common.atomic import atomic_write, locked
 from . import logs
 from .errors import Conflict, NotFound
 
@@ -49,7 +49,8 @@ def write_supervisor_record(root, pid, clean):
     """The running supervisor says who it is and in which boot; ``clean`` when it exits idle."""
     record = {"Pid": pid, "StartTicks": process_start_ticks(pid), "BootId": current_boot_id(),
               "Clean": clean}
-    replace_file(os.path.join(root, SUPERVISOR_RECORD), json.dumps(record, sort_keys=True))
+    atomic_write(os.path.join(root, SUPERVISOR_RECORD), json.dumps(record, sort_keys=True), mode=0o600,
+                 durable=False)
 
 
 def supervisor_restore_due(root, previous=None):
@@ -66,33 +67,6 @@ def supervisor_restore_due(root, previous=None):
     if previous.get("Clean"):
         return False
     return not process_alive(previous.get("Pid"), previous.get("StartTicks"))
-
-
-def replace_file(path, data, durable=False, mode=0o600):
-    """Temp file + rename, so readers see the old or the new content, never half.
-
-    ``durable`` adds the fsyncs (file and directory) that make the new content
-    survive a power cut: used for a container's creation, not for the state
-    changes of a running container (a reboot rewrites those: see refresh) nor
-    for files regenerated at every start.
-    """
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        os.write(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    if durable:
-        fsync_directory(os.path.dirname(path))
 
 
 def process_start_ticks(pid):
@@ -158,7 +132,10 @@ class ContainerStore(object):
             raise NotFound("No such container: %s" % container_id) from None
 
     def save(self, record, durable=False):
-        replace_file(self.path(record["Id"], RECORD), json.dumps(record, sort_keys=True), durable)
+        """Write the record whole. ``durable`` (fsyncs) for a container's creation only: the state
+        changes of a running container are rewritten after a reboot anyway (see refresh)."""
+        atomic_write(self.path(record["Id"], RECORD), json.dumps(record, sort_keys=True), mode=0o600,
+                     durable=durable)
 
     def _name_link(self, name):
         return os.path.join(self.base, NAMES, name.lstrip("/"))

@@ -38,49 +38,14 @@ import struct
 import termios
 import time
 
+from ...common import paths
 from .. import syscalls
-from . import cgroups, init, logs, spec, state
-from .client import STREAM_EXIT, STREAM_STDERR, STREAM_STDOUT, socket_name
+from . import caps, cgroups, etcfiles, lifecycle, logs, spawn, spec, specconv, state
 from .errors import ContainerError
+from .protocol import STREAM_EXIT, STREAM_STDERR, STREAM_STDOUT, frame
 
 IDLE_SECONDS = float(os.environ.get("BERTH_SUPERVISOR_IDLE", "30"))
 SPAWN_TIMEOUT = 60
-
-
-def frame(stream, payload):
-    return struct.pack(">BxxxI", stream, len(payload)) + payload
-
-
-def exit_code_of(status):
-    if os.WIFEXITED(status):
-        return os.WEXITSTATUS(status)
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return 255
-
-
-def namespace_flags(network):
-    flags = syscalls.CLONE_NEWNS | syscalls.CLONE_NEWUTS | syscalls.CLONE_NEWIPC | syscalls.CLONE_NEWPID
-    if network != "host":
-        flags |= syscalls.CLONE_NEWNET
-    if os.path.exists("/proc/self/ns/cgroup"):
-        flags |= syscalls.CLONE_NEWCGROUP
-    return flags
-
-
-def host_resolv_conf():
-    """The host's resolv.conf without loopback resolvers (unreachable from a netns)."""
-    try:
-        with open("/etc/resolv.conf") as handle:
-            lines = handle.read().splitlines()
-    except OSError:
-        lines = []
-    kept = [line for line in lines if not (line.split()[:1] == ["nameserver"] and
-                                           line.split()[1:2] and
-                                           line.split()[1].startswith(("127.", "::1")))]
-    if not any(line.startswith("nameserver") for line in kept):
-        kept += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
-    return "\n".join(kept) + "\n"
 
 
 class Running(object):
@@ -117,11 +82,7 @@ class Supervisor(object):
         self.timers = []           # (when, callable)
         self.last_activity = time.time()
         self.stop_requested = False
-        self.manager = None
-        try:
-            self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            self.own_pid_ns = None
+        self.forker = spawn.Forker()
 
     # -- loop --------------------------------------------------------------
     def serve(self):
@@ -177,7 +138,7 @@ class Supervisor(object):
     @staticmethod
     def prepare_seccomp():
         """Build the default containers' seccomp program here, once: forked children inherit it."""
-        from . import caps, seccomp
+        from . import seccomp
         seccomp.prepare(caps.mask_of(spec.DEFAULT_CAPABILITIES) & caps.bounding_mask())
 
     def adopt_orphans(self):
@@ -202,18 +163,15 @@ class Supervisor(object):
         state.write_supervisor_record(self.root, os.getpid(), clean=False)
         if not restore_due and not found_dead:
             return
-        from . import manager
-        if self.manager is None:
-            self.manager = manager.Manager(self.root)
         for record in records:
             cid = record["Id"]
             if cid in found_dead or record.get("Berth", {}).get("NeedsCleanup"):
                 try:
-                    record = self.manager.get(cid)  # frees what the dead container held
+                    record = lifecycle.reconcile(self.store, self.store.load(cid))  # frees what it held
                 except ContainerError:
                     continue
                 if record["HostConfig"].get("AutoRemove"):
-                    manager.remove_files(self.store, record, volumes=True)
+                    lifecycle.remove_files(self.store, record, volumes=True)
                     continue
             if (restore_due or cid in found_dead) and self._should_restart_at_start(record):
                 self._restart(cid, at_start=True)
@@ -283,7 +241,8 @@ class Supervisor(object):
             request = json.loads(line.decode("utf-8"))
             self._handle(conn, request, rest)
         except Exception as exc:  # a bad request must not take the supervisor down
-            self._reply(conn, {"ok": False, "error": str(exc)})
+            self._reply(conn, {"ok": False, "error": str(exc), "exit_code": getattr(exc, "exit_code", 1),
+                               "status": getattr(exc, "status", 500)})
             self._drop_client(conn)
 
     def _reply(self, conn, message):
@@ -340,21 +299,20 @@ class Supervisor(object):
 
     def _run(self, conn, request, rest):
         """create + start for `berth run`: the image store is warm in this process."""
-        from . import manager
-        if self.manager is None:
-            self.manager = manager.Manager(self.root)
         try:
-            record, reason = self.manager.create(request["image"], request["options"])
-        except spec.SpecError as exc:
-            self._reply(conn, {"ok": False, "error": str(exc), "spec_error": True})
+            record, reason = lifecycle.create(self.store, request.get("name"), request["body"])
+        except ContainerError as exc:
+            self._reply(conn, {"ok": False, "error": str(exc), "exit_code": exc.exit_code,
+                               "status": exc.status})
             self._drop_client(conn)
             return
         try:
             running = self.spawn(record, request.get("tty_size"))
         except Exception as exc:
             if record["HostConfig"].get("AutoRemove"):
-                manager.remove_files(self.store, self.store.load(record["Id"]), volumes=True)
-            self._reply(conn, {"ok": False, "error": str(exc), "id": record["Id"], "warning": reason})
+                lifecycle.remove_files(self.store, self.store.load(record["Id"]), volumes=True)
+            self._reply(conn, {"ok": False, "error": str(exc), "id": record["Id"], "warning": reason,
+                               "exit_code": getattr(exc, "exit_code", 125), "status": 500})
             self._drop_client(conn)
             return
         self._reply(conn, {"ok": True, "id": record["Id"], "pid": running.pid, "warning": reason,
@@ -437,72 +395,11 @@ class Supervisor(object):
                 self._deliver(running, running.outputs[fd], data)
 
     # -- spawning ----------------------------------------------------------
-    def plan_for(self, record):
-        """The dict container_main follows, from the record (paths, mounts, caps, user, env)."""
-        host_config = record["HostConfig"]
-        config = record["Config"]
-        data = record["GraphDriver"]["Data"]
-        network = host_config["NetworkMode"]
-        network = "bridge" if network in ("default", "bridge") else network
-        privileged = host_config.get("Privileged", False)
-        from . import caps
-        cap_mask = caps.bounding_mask() if privileged else (
-            caps.mask_of(spec.DEFAULT_CAPABILITIES) & caps.bounding_mask())
-        mounts = [{"source": m["Source"], "destination": m["Destination"], "read_only": not m["RW"]}
-                  for m in record.get("Mounts", [])]
-        etc = {"hostname": "/etc/hostname", "hosts": "/etc/hosts", "resolv.conf": "/etc/resolv.conf"}
-        for name, destination in sorted(etc.items()):
-            mounts.append({"source": self.store.path(record["Id"], name), "destination": destination,
-                           "read_only": False})
-        return {
-            "id": record["Id"],
-            "driver": record["GraphDriver"]["Name"],
-            "lowers": data.get("LowerDirs", []),
-            "upper": data.get("UpperDir"),
-            "work": data.get("WorkDir"),
-            "rootfs": data["MergedDir"],
-            "links_dir": os.path.join(self.root, "l"),
-            "network": network,
-            "hostname": config["Hostname"],
-            "privileged": privileged,
-            "capabilities": cap_mask,
-            "masked_paths": list(spec.MASKED_PATHS),
-            "readonly_paths": list(spec.READONLY_PATHS),
-            "mounts": mounts,
-            "user": config.get("User") or "0",
-            "working_dir": config.get("WorkingDir") or "",
-            "env": config.get("Env") or [],
-            "argv": [record["Path"]] + list(record["Args"]),
-            "tty": config.get("Tty", False),
-            "seccomp": not privileged,
-        }
-
-    def write_etc_files(self, record, interface):
-        hostname = record["Config"]["Hostname"]
-        cid = record["Id"]
-        network = record["HostConfig"]["NetworkMode"]
-        def atomic_write(path, data):
-            state.replace_file(path, data, mode=0o644)
-        if network == "host":
-            for name in ("hostname", "hosts", "resolv.conf"):
-                try:
-                    with open("/etc/" + name) as handle:
-                        atomic_write(self.store.path(cid, name), handle.read())
-                except OSError:
-                    atomic_write(self.store.path(cid, name), "")
-            return
-        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-                 "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
-                 "ff02::2\tip6-allrouters"]
-        if interface:
-            hosts.append("%s\t%s" % (interface["address"], hostname))
-        atomic_write(self.store.path(cid, "hosts"), "\n".join(hosts) + "\n")
-        atomic_write(self.store.path(cid, "hostname"), hostname + "\n")
-        atomic_write(self.store.path(cid, "resolv.conf"), host_resolv_conf())
-
     def spawn(self, record, tty_size=None):
+        """Start a created container: address, /etc files, cgroup, stdio, the fork, the record."""
         cid = record["Id"]
-        plan = self.plan_for(record)
+        plan = specconv.plan_for(record, self.store.dir(cid), os.path.join(self.root, "l"),
+                                 caps.bounding_mask())
         running = Running(cid)
         running.tty = plan["tty"]
         bindings = []
@@ -515,26 +412,33 @@ class Supervisor(object):
         if plan["network"] == "bridge":
             running.network_obj = self.network_factory()
             running.network = running.network_obj.reserve(cid)
-        self.write_etc_files(record, running.network)
+        etcfiles.write(self.store.dir(cid), record, running.network)
         resources = cgroups.convert_resources(record["HostConfig"])
-        cgroup = cgroups.for_container(cid, os.environ.get("BERTH_CGROUP_PARENT", "berth"))
+        cgroup = cgroups.for_container(cid, paths.cgroup_parent())
         running.warnings = cgroups.discarded_warnings(cgroup.create(resources, plan["privileged"]))
         running.cgroup = cgroup
         child_fds = []
+        console = None
         try:
-            stdio = self._make_stdio(running, record, tty_size, child_fds)
-            if running.console is not None:
+            stdio, running.outputs, running.stdin_fd, console = spawn.make_stdio(record["Config"], child_fds)
+            if console is not None:
                 plan["console_fd"] = child_fds[0]
                 plan["tty_size"] = tty_size
-            pid = self._fork_container(plan, stdio, cgroup, child_fds, running, record)
-            if running.console is not None:
-                master = self._receive_console(running.console)
+
+            def wire_network(pid):
+                running.network_obj.attach(cid, pid, running.bindings, running.network)
+                return running.network
+            pid = self.forker.fork_container(plan, stdio, cgroup, child_fds,
+                                             wire_network if running.network else None)
+            if console is not None:
+                master = spawn.receive_console(console)
+                console = None
                 running.outputs[master] = "stdout"
                 running.stdin_fd = master
         except BaseException:
             self._release_network(running)
-            if running.console is not None:
-                running.console.close()
+            if console is not None:
+                console.close()
             for fd in list(running.outputs) + ([running.stdin_fd] if running.stdin_fd else []):
                 try:
                     os.close(fd)
@@ -573,178 +477,6 @@ class Supervisor(object):
         self.store.update(cid, mark)
         return running
 
-    def _make_stdio(self, running, record, tty_size, child_fds):
-        config = record["Config"]
-        if config.get("Tty"):
-            # the container opens its pty from its own devpts and sends us the master
-            parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            running.console = parent
-            child_fds.append(child.detach())
-            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-            child_fds.append(null)
-            return [null, null, null]
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        running.outputs[out_r] = "stdout"
-        running.outputs[err_r] = "stderr"
-        child_fds.extend([out_w, err_w])
-        if config.get("OpenStdin"):
-            in_r, in_w = os.pipe()
-            running.stdin_fd = in_w
-            child_fds.append(in_r)
-        else:
-            in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            child_fds.append(in_r)
-        return [in_r, out_w, err_w]
-
-    def _fork_container(self, plan, stdio, cgroup, child_fds, running, record):
-        """Fork the container's pid 1 straight into a new pid namespace, then wire the network.
-
-        unshare(CLONE_NEWPID) only changes where our *next child* goes, so the
-        supervisor unshares, forks, and at once setns()es back to its own pid
-        namespace: one fork per container and the pid known without a
-        round-trip. The child joins its cgroup and unshares the other
-        namespaces itself. Where that is refused, an intermediate process does
-        the double fork instead.
-        """
-        ready_r, ready_w = os.pipe()
-        go_r, go_w = os.pipe()
-        err_r, err_w = os.pipe()
-        flags = namespace_flags(plan["network"])
-        if plan["network"] != "bridge":
-            os.write(go_w, b"{}")  # nothing to wait for: the child runs straight through
-            os.close(go_w)
-            go_w = None
-        pid = self._fork_direct(plan, stdio, cgroup, flags, go_r, go_w, err_w, ready_r, ready_w)
-        if pid is None:
-            pid = self._fork_intermediate(plan, stdio, cgroup, flags, go_r, go_w, err_w, ready_w)
-        for fd in [go_r, err_w, ready_w] + child_fds:
-            os.close(fd)
-        if pid <= 0:
-            os.close(ready_r)
-            error = self._read_error(err_r)
-            if go_w is not None:
-                os.close(go_w)
-            raise ContainerError(error or "container set-up failed")
-        if go_w is not None:
-            try:
-                # the veth peer must land in the child's own netns: wait until it has one
-                if os.read(ready_r, 1) != b"R":
-                    raise ContainerError(self._read_error(err_r) or "container set-up failed")
-                running.network_obj.attach(record["Id"], pid, running.bindings, running.network)
-            except BaseException:
-                os.close(ready_r)
-                os.close(go_w)
-                self._kill_and_reap(pid)
-                raise
-            os.write(go_w, json.dumps({"interface": running.network}).encode())
-            os.close(go_w)
-        os.close(ready_r)
-        error = self._read_error(err_r)
-        if error:
-            status = self._kill_and_reap(pid)
-            self._release_network(running)
-            raise ContainerError("OCI runtime create failed: %s (exit %d)" % (error, exit_code_of(status)))
-        return pid
-
-    def _fork_direct(self, plan, stdio, cgroup, flags, go_r, go_w, err_w, ready_r, ready_w):
-        if self.own_pid_ns is None:
-            return None
-        try:
-            syscalls.unshare(syscalls.CLONE_NEWPID)
-        except OSError:
-            self.own_pid_ns = None
-            return None
-        try:
-            pid = os.fork()
-        except BaseException:
-            syscalls.setns(self.own_pid_ns, syscalls.CLONE_NEWPID)
-            raise
-        if pid == 0:
-            try:
-                os.close(ready_r)
-                if go_w is not None:
-                    os.close(go_w)
-                cgroup.join(0)  # 0: the writer itself (our pid is 1 in here)
-                syscalls.unshare(flags & ~syscalls.CLONE_NEWPID)
-                if go_w is not None:
-                    os.write(ready_w, b"R")
-                os.close(ready_w)
-            except BaseException as exc:
-                _report_and_exit(err_w, exc)
-            init.container_main(plan, stdio, go_r, err_w)
-        syscalls.setns(self.own_pid_ns, syscalls.CLONE_NEWPID)
-        return pid
-
-    def _fork_intermediate(self, plan, stdio, cgroup, flags, go_r, go_w, err_w, ready_w):
-        pid_r, pid_w = os.pipe()
-        intermediate = os.fork()
-        if intermediate == 0:
-            try:
-                os.close(pid_r)
-                if go_w is not None:
-                    os.close(go_w)
-                cgroup.join(0)  # 0: this single-threaded process (see CgroupV1.join)
-                syscalls.unshare(flags)
-                child = os.fork()
-                if child == 0:
-                    os.close(pid_w)
-                    if go_w is not None:
-                        os.write(ready_w, b"R")
-                    os.close(ready_w)
-                    init.container_main(plan, stdio, go_r, err_w)
-                os.write(pid_w, str(child).encode())
-                os._exit(0)
-            except BaseException as exc:
-                _report_and_exit(err_w, exc)
-        os.close(pid_w)
-        os.waitpid(intermediate, 0)
-        raw = os.read(pid_r, 64)
-        os.close(pid_r)
-        return int(raw) if raw else -1
-
-    @staticmethod
-    def _receive_console(sock):
-        sock.settimeout(10)
-        try:
-            _, ancillary, _, _ = sock.recvmsg(1, socket.CMSG_LEN(4))
-        finally:
-            sock.close()
-        for level, kind, data in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                return struct.unpack("i", data[:4])[0]
-        raise ContainerError("the container did not hand over its terminal")
-
-    @staticmethod
-    def _read_error(fd):
-        chunks = []
-        deadline = time.time() + SPAWN_TIMEOUT
-        sel = selectors.DefaultSelector()
-        sel.register(fd, selectors.EVENT_READ)
-        try:
-            while time.time() < deadline:
-                if not sel.select(max(0.0, deadline - time.time())):
-                    break
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        finally:
-            sel.close()
-            os.close(fd)
-        return b"".join(chunks).decode("utf-8", "replace")
-
-    @staticmethod
-    def _kill_and_reap(pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            return os.waitpid(pid, 0)[1]
-        except OSError:
-            return 0
-
     def _release_network(self, running):
         network = getattr(running, "network_obj", None)
         if network is not None and running.network:
@@ -765,7 +497,7 @@ class Supervisor(object):
                 return
             running = self.by_pid.pop(pid, None)
             if running is not None:
-                self._exited(running, exit_code_of(status))
+                self._exited(running, spawn.exit_code_of(status))
 
     def _exited(self, running, code):
         cid = running.id
@@ -790,8 +522,7 @@ class Supervisor(object):
         except Exception:
             record = None
         if record is not None and record["HostConfig"].get("AutoRemove"):
-            from . import manager
-            manager.remove_files(self.store, record, volumes=True, defer=True)
+            lifecycle.remove_files(self.store, record, volumes=True, defer=True)
             self.timers.append((time.time() + 0.5, self.store.empty_trash))
         elif record is not None and self._should_restart(record, code, time.time() - running.started):
             delay = min(0.1 * (2 ** min(record.get("RestartCount", 0), 8)), 60.0)
@@ -866,99 +597,3 @@ class Supervisor(object):
             def failed(rec):
                 rec["State"]["Error"] = message
             self.store.update(cid, failed)
-
-
-def _report_and_exit(fd, exc):
-    try:
-        os.write(fd, ("runtime: %s" % exc).encode())
-    finally:
-        os._exit(1)
-
-
-def bridge_settings(environ=None):
-    """(bridge name, bip): BERTH_BRIDGE/BERTH_BIP, else daemon.json's "bridge"/"bip" (Docker's
-    keys), else berth0 with its default address."""
-    from ..network.bridge import DEFAULT_BIP, DEFAULT_BRIDGE
-    environ = os.environ if environ is None else environ
-    config = {}
-    path = environ.get("BERTH_DAEMON_CONFIG", "/etc/berth/daemon.json")
-    try:
-        with open(path) as handle:
-            config = json.load(handle)
-    except (OSError, ValueError):
-        config = {}
-    return (environ.get("BERTH_BRIDGE") or config.get("bridge") or DEFAULT_BRIDGE,
-            environ.get("BERTH_BIP") or config.get("bip") or DEFAULT_BIP)
-
-
-def _network_factory():
-    from ..network.bridge import BridgeNetwork
-    name, bip = bridge_settings()
-
-    def make(root):
-        return BridgeNetwork(root, name, bip)
-    return make
-
-
-def start_supervisor(root):
-    """Double fork into a new session; the grandchild binds the socket and serves."""
-    ready_r, ready_w = os.pipe()
-    first = os.fork()
-    if first == 0:
-        try:
-            os.close(ready_r)
-            os.setsid()
-            if os.fork() != 0:
-                os._exit(0)
-            _become_supervisor(root, ready_w)
-        except BaseException:
-            pass
-        os._exit(0)
-    os.close(ready_w)
-    os.waitpid(first, 0)
-    os.read(ready_r, 16)
-    os.close(ready_r)
-
-
-def _become_supervisor(root, ready_w):
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        listener.bind(socket_name(root))
-    except OSError:
-        os.write(ready_w, b"busy")  # another supervisor won the race: use it
-        os._exit(0)
-    listener.listen(128)
-    os.chdir("/")
-    os.umask(0o022)
-    log_path = os.path.join(os.path.abspath(root), "supervisor.log")
-    null = os.open(os.devnull, os.O_RDWR)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(null)
-    os.close(log)
-    keep = {listener.fileno(), ready_w}
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2 and fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-    try:
-        syscalls.set_process_name("berth-supervis")
-    except OSError:
-        pass
-    make_network = _network_factory()
-    supervisor = Supervisor(root, listener, lambda: make_network(root))
-    os.write(ready_w, b"ok")
-    os.close(ready_w)
-    try:
-        supervisor.serve()
-    except BaseException:
-        import traceback
-        traceback.print_exc()
-    finally:
-        os._exit(0)
-

@@ -1,46 +1,52 @@
-"""Errors raised by berth's image half.
+"""Errors raised by berth's image half, each under the package's one root.
 
-Every error is a ``BerthError`` so a caller (the CLI, an Ansible module, the
-API server) can catch the whole family at its edge and print ``str(err)``,
-which always names the object and, where there is one, what to do.
+``BerthError`` is common.errors' root, re-exported here for the image code's
+callers; every class names the object and, where there is one, what to do.
 """
+from ...common.errors import BerthError, Conflict, InvalidParameter, NotFound, Unauthorized
+
+__all__ = ["AuthError", "BerthError", "ImageConflict", "ImageNotFound", "IntegrityError",
+           "InvalidReference", "ManifestNotFound", "RegistryError", "UnpackError"]
 
 
-class BerthError(Exception):
-    """Base of every error berth raises on purpose."""
-
-
-class InvalidReference(BerthError):
+class InvalidReference(InvalidParameter):
     """An image name, tag or digest that does not parse."""
 
 
-class ImageNotFound(BerthError):
+class ImageNotFound(NotFound):
     """No image in the store matches the reference or ID."""
 
 
-class ImageConflict(BerthError):
+class ImageConflict(Conflict):
     """An operation that would break an invariant unless forced (rmi)."""
 
 
 class RegistryError(BerthError):
-    """The registry answered with an error, or could not be reached."""
+    """The registry answered with an error, or could not be reached.
+
+    ``registry_status`` is the registry's HTTP status, when it answered.
+    """
 
     def __init__(self, message, status=None):
         BerthError.__init__(self, message)
-        self.status = status
+        self.registry_status = status
 
 
 class ManifestNotFound(RegistryError):
     """The registry has no manifest for that reference."""
 
+    status = 404
+
 
 class AuthError(RegistryError):
     """The registry refused our credentials, or wants some we do not have."""
+
+    status = Unauthorized.status
 
 
 class IntegrityError(BerthError):
     """Content did not match its digest or size; nothing was committed."""
 
 
-class UnpackError(BerthError):
+class UnpackError(InvalidParameter):
     """A layer archive is malformed or tries to write outside its root."""

@@ -397,7 +397,7 @@ class Repository(object):
                     continue
                 raise
             except RegistryError as err:
-                if err.status is not None and err.status < 500 and not endpoint.mirror:
+                if err.registry_status is not None and err.registry_status < 500 and not endpoint.mirror:
                     raise
                 errors.append("%r: %s" % (endpoint, err))
                 last = err

@@ -58,20 +58,12 @@ import json
 import os
 import time
 
+from ...common import paths
+from ...common.atomic import atomic_write, locked
 from .errors import ImageConflict, ImageNotFound, InvalidReference
 
 # Imported where used, so that listing images (the hot path of `berth images`)
-# loads neither hashlib, tempfile, shutil nor the reference grammar.
-
-
-def atomic_write(path, data, mode=0o644):
-    from ...common.atomic import atomic_write as write
-    write(path, data, mode=mode)
-
-
-def locked(path):
-    from ...common.atomic import locked as lock
-    return lock(path)
+# loads neither hashlib, shutil nor the reference grammar.
 
 
 def _rmtree(path):
@@ -82,7 +74,7 @@ def _rmtree(path):
 def _new_name():
     return os.urandom(16).hex()
 
-DEFAULT_ROOT = "/var/lib/berth"
+DEFAULT_ROOT = paths.DEFAULT_ROOT
 
 
 def sha256_hex(data):

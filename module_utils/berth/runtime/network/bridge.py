@@ -9,12 +9,34 @@ import ipaddress
 import json
 import os
 
+from ...common import paths
 from ...common.atomic import atomic_write, locked
 from . import iptables, netlink
 from .ipam import IPAM
 
 DEFAULT_BRIDGE = "berth0"
 DEFAULT_BIP = "10.209.0.1/16"
+
+
+def bridge_settings(environ=None):
+    """(bridge name, bip): BERTH_BRIDGE/BERTH_BIP, else daemon.json's "bridge"/"bip" (Docker's
+    keys), else berth0 with its default address."""
+    environ = os.environ if environ is None else environ
+    try:
+        with open(paths.daemon_config(environ)) as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        config = {}
+    if not isinstance(config, dict):
+        config = {}
+    return (environ.get("BERTH_BRIDGE") or config.get("bridge") or DEFAULT_BRIDGE,
+            environ.get("BERTH_BIP") or config.get("bip") or DEFAULT_BIP)
+
+
+def default_network(store_root, environ=None):
+    """The bridge containers of ``store_root`` join by default (berth0, or as configured)."""
+    name, bip = bridge_settings(environ)
+    return BridgeNetwork(store_root, name, bip)
 
 
 def _write_sysctl(path, value):

@@ -8,10 +8,11 @@ import json
 import os
 
 from ...common.atomic import atomic_write, locked
+from ...common.errors import BerthError
 
 
-class AddressPoolExhausted(Exception):
-    pass
+class AddressPoolExhausted(BerthError):
+    """Every address of the bridge's subnet is held."""
 
 
 class IPAM(object):

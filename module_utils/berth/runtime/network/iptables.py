@@ -5,9 +5,8 @@ process, one ruleset commit) instead of one ``iptables`` process per rule.
 Removal deletes exactly the rules that were added, so ``iptables -S`` after a
 teardown equals ``iptables -S`` before the set-up.
 """
-import subprocess
-
-from ..container.errors import ContainerError
+from ...common.command import run
+from ...common.errors import BerthError
 
 
 def _restore(tables):
@@ -22,15 +21,14 @@ def _restore(tables):
         lines.append("COMMIT")
     if not lines:
         return
-    process = subprocess.Popen(["iptables-restore", "--noflush", "-w"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, err = process.communicate(("\n".join(lines) + "\n").encode())
-    if process.returncode:
-        raise ContainerError("iptables-restore failed: %s" % err.decode(errors="replace").strip())
+    rc, _, err = run(["iptables-restore", "--noflush", "-w"], check=False,
+                     stdin_data="\n".join(lines) + "\n")
+    if rc:
+        raise BerthError("iptables-restore failed: %s" % err.strip())
 
 
 def _list(table):
-    out = subprocess.check_output(["iptables", "-w", "-t", table, "-S"], universal_newlines=True)
+    _, out, _ = run(["iptables", "-w", "-t", table, "-S"])
     return out.splitlines()
 
 
